@@ -1,0 +1,16 @@
+from pathlib import Path
+
+from django.apps import AppConfig
+from django.conf import settings
+
+
+class CommunityOSConfig(AppConfig):
+    name = "community_os"
+    verbose_name = "CommunityOS"
+
+    def ready(self) -> None:
+        # kombu's filesystem transport expects its folders to exist, in the web process
+        # (which sends) as much as in the worker (which receives).
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            for key in ("data_folder_in", "processed_folder"):
+                Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)

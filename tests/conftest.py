@@ -1,0 +1,88 @@
+"""Shared fixtures: two communities and users with different rights in them.
+
+- alice: manager of `community`      - amy: admin of `community`
+- victor: viewer of `community`      - otto: manager of `other_community` only (an outsider)
+"""
+
+import os
+
+import pytest
+from django.db import connection
+
+from members.models import Role
+from tests.factories import CommunityFactory, CommunityRoleFactory, UserFactory
+
+# `.ci/run` sets this so that a test skipped for a missing browser or database fails instead.
+STRICT = os.environ.get("COMMUNITYOS_STRICT_SKIPS") == "1"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under COMMUNITYOS_STRICT_SKIPS=1: {report.longrepr}"
+    return report
+
+
+def pytest_collection_modifyitems(config, items):
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def community(db):
+    return CommunityFactory(name="Acme Builders", slug="acme")
+
+
+@pytest.fixture
+def other_community(db):
+    return CommunityFactory(name="Globex Makers", slug="globex")
+
+
+def _user_with_role(username, community, role):
+    user = UserFactory(username=username)
+    CommunityRoleFactory(user=user, community=community, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(community):
+    return _user_with_role("alice", community, Role.MANAGER)
+
+
+@pytest.fixture
+def amy(community):
+    return _user_with_role("amy", community, Role.ADMIN)
+
+
+@pytest.fixture
+def victor(community):
+    return _user_with_role("victor", community, Role.VIEWER)
+
+
+@pytest.fixture
+def otto(other_community):
+    return _user_with_role("otto", other_community, Role.MANAGER)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def victor_client(client, victor):
+    client.force_login(victor)
+    return client
+
+
+@pytest.fixture
+def otto_client(client, otto):
+    client.force_login(otto)
+    return client
