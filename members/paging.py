@@ -39,10 +39,11 @@ class Sort:
     def ordering(self, *, reverse: bool = False) -> list:
         """Nulls go last in the forward direction, whichever way the column is sorted."""
         descending = self.descending != reverse
+        nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
         column, tiebreak = F(self.field), F("id")
         if descending:
-            return [column.desc(nulls_last=not reverse), tiebreak.desc()]
-        return [column.asc(nulls_last=not reverse), tiebreak.asc()]
+            return [column.desc(**nulls), tiebreak.desc()]
+        return [column.asc(**nulls), tiebreak.asc()]
 
 
 @dataclass(frozen=True)

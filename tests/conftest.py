@@ -86,3 +86,9 @@ def victor_client(client, victor):
 def otto_client(client, otto):
     client.force_login(otto)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Tests create many users; the production hasher is deliberately slow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

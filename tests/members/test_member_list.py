@@ -1,13 +1,213 @@
+from datetime import UTC, datetime
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from members.paging import decode_cursor, encode_cursor
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_smoke(alice_client, community):
-    MemberFactory(community=community, name="Zed Zulu")
-    response = alice_client.get(reverse("members:list", args=[community.slug]))
+def list_url(community, **params):
+    from urllib.parse import urlencode
+
+    url = reverse("members:list", args=[community.slug])
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def names(response):
+    return [m.name for m in response.context["page"].rows]
+
+
+def test_full_page_lists_members_of_this_community_only(alice_client, community, other_community):
+    MemberFactory(community=community, name="Zed Zulu", company_name="Acme")
+    MemberFactory(community=other_community, name="Olga Other")
+    response = alice_client.get(list_url(community))
     assert response.status_code == 200
-    assert b"Zed Zulu" in response.content
+    content = response.content.decode()
+    assert content.startswith("<!doctype html>")
+    assert "Zed Zulu" in content
+    assert "Olga Other" not in content
+    assert "1 member" in content
+
+
+def test_htmx_request_gets_only_the_table_partial(alice_client, community):
+    MemberFactory(community=community, name="Zed Zulu")
+    response = alice_client.get(
+        list_url(community, q="zed"), headers={"HX-Request": "true", "HX-Target": "members-table"}
+    )
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in content
+    assert content.lstrip().startswith('<section id="members-table"')
+    assert "Zed Zulu" in content
+    assert "HX-Request" in response["Vary"]
+
+
+def test_outsider_gets_404_and_anonymous_goes_to_login(client, otto_client, community):
+    member = MemberFactory(community=community)
+    assert otto_client.get(list_url(community)).status_code == 404
+    detail = reverse("members:detail", args=[community.slug, member.pk])
+    assert otto_client.get(detail).status_code == 404
+    client.logout()
+    response = client.get(list_url(community))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_unknown_community_is_404(alice_client):
+    assert alice_client.get("/c/nope/").status_code == 404
+
+
+def test_viewer_reads_the_table_but_cannot_post(victor_client, community):
+    MemberFactory(community=community, name="Zed Zulu")
+    assert victor_client.get(list_url(community)).status_code == 200
+    assert victor_client.post(list_url(community)).status_code == 403
+
+
+def test_search_matches_every_word_across_name_email_company_and_title(alice_client, community):
+    MemberFactory(community=community, name="Ann Lee", company_name="Acme", job_title="Designer")
+    MemberFactory(community=community, name="Bob Roe", company_name="Globex", job_title="Designer")
+    MemberFactory(community=community, name="Cy Acme", company_name="Initech", job_title="Engineer")
+    MemberFactory(community=community, name="Dee", email="dee@acme.io", company_name="", job_title="")
+    assert sorted(names(alice_client.get(list_url(community, q="acme")))) == [
+        "Ann Lee",
+        "Cy Acme",
+        "Dee",
+    ]
+    assert names(alice_client.get(list_url(community, q="ACME designer"))) == ["Ann Lee"]
+
+
+def test_filters_combine(alice_client, community):
+    def member(name, **kw):
+        defaults = {"company_name": "Acme", "job_title": "Product Designer", "city": "Austin"}
+        return MemberFactory(community=community, name=name, **{**defaults, **kw})
+
+    member("In", country="United States", joined_at=datetime(2026, 3, 10, tzinfo=UTC))
+    member("Other company", company_name="Acme Corp", joined_at=datetime(2026, 3, 10, tzinfo=UTC))
+    member("Other title", job_title="Engineer", joined_at=datetime(2026, 3, 10, tzinfo=UTC))
+    member("Other city", city="Berlin", joined_at=datetime(2026, 3, 10, tzinfo=UTC))
+    member("Joined too early", joined_at=datetime(2026, 2, 28, 23, 59, tzinfo=UTC))
+    member("Joined too late", joined_at=datetime(2026, 4, 1, tzinfo=UTC))
+    response = alice_client.get(
+        list_url(
+            community,
+            company="acme",
+            title="designer",
+            city="austin",
+            joined_after="2026-03-01",
+            joined_before="2026-03-31",
+        )
+    )
+    assert names(response) == ["In"]
+    assert names(alice_client.get(list_url(community, country="united states"))) == ["In"]
+
+
+def test_last_seen_range_excludes_members_never_seen(alice_client, community):
+    MemberFactory(community=community, name="Seen", last_seen_at=datetime(2026, 5, 5, tzinfo=UTC))
+    MemberFactory(community=community, name="Never", last_seen_at=None)
+    MemberFactory(community=community, name="Old", last_seen_at=datetime(2025, 1, 1, tzinfo=UTC))
+    response = alice_client.get(list_url(community, last_seen_after="2026-05-01"))
+    assert names(response) == ["Seen"]
+
+
+def test_invalid_filter_is_reported_not_crashed(alice_client, community):
+    MemberFactory(community=community, name="Ann")
+    response = alice_client.get(list_url(community, joined_after="not-a-date"))
+    assert response.status_code == 200
+    assert "Some filters were not understood" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Ann", "Bob", "Cat"]),
+        ("-name", ["Cat", "Bob", "Ann"]),
+        ("company_name", ["Bob", "Cat", "Ann"]),
+        ("-last_seen_at", ["Cat", "Ann", "Bob"]),
+        ("last_seen_at", ["Ann", "Cat", "Bob"]),
+        ("bogus", ["Bob", "Ann", "Cat"]),  # unknown: the default, newest joined first
+    ],
+)
+def test_sorting(alice_client, community, sort, expected):
+    def at(day):
+        return datetime(2026, 1, day, tzinfo=UTC)
+
+    MemberFactory(community=community, name="Ann", company_name="Zeta", joined_at=at(2), last_seen_at=at(5))
+    MemberFactory(community=community, name="Bob", company_name="Alpha", joined_at=at(3), last_seen_at=None)
+    MemberFactory(community=community, name="Cat", company_name="Mid", joined_at=at(1), last_seen_at=at(9))
+    assert names(alice_client.get(list_url(community, sort=sort))) == expected
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "last_seen_at", "-last_seen_at", "-joined_at"])
+def test_keyset_pages_walk_forward_and_back_over_every_member_once(
+    alice_client, community, settings, sort
+):
+    settings.MEMBERS_PAGE_SIZE = 4
+    seen = datetime(2026, 1, 1, tzinfo=UTC)
+    # Ties in the sort column and missing last-seen dates are where keyset paging breaks.
+    for i in range(11):
+        MemberFactory(
+            community=community,
+            name=f"Name {i % 3}",
+            joined_at=seen,
+            last_seen_at=None if i % 4 == 0 else seen.replace(day=1 + i % 2),
+        )
+    pages, response = [], alice_client.get(list_url(community, sort=sort))
+    while True:
+        page = response.context["page"]
+        pages.append([m.pk for m in page.rows])
+        if not page.next_cursor:
+            break
+        response = alice_client.get(list_url(community, sort=sort, after=page.next_cursor))
+    walked = [pk for rows in pages for pk in rows]
+    assert [len(rows) for rows in pages] == [4, 4, 3]
+    assert len(set(walked)) == 11
+
+    # Walking back from the last page gives the same pages in reverse.
+    back = []
+    while page.previous_cursor:
+        response = alice_client.get(list_url(community, sort=sort, before=page.previous_cursor))
+        page = response.context["page"]
+        back.append([m.pk for m in page.rows])
+    assert back == pages[-2::-1]
+
+
+def test_count_is_capped(alice_client, community, settings):
+    settings.MEMBERS_COUNT_CAP = 3
+    settings.MEMBERS_PAGE_SIZE = 2
+    MemberFactory.create_batch(5, community=community)
+    response = alice_client.get(list_url(community))
+    assert "3+ members" in response.content.decode()
+
+
+def test_mangled_cursor_falls_back_to_the_first_page(alice_client, community):
+    MemberFactory(community=community, name="Ann")
+    response = alice_client.get(list_url(community, after="%%%garbage"))
+    assert response.status_code == 200
+    assert names(response) == ["Ann"]
+
+
+def test_cursor_round_trip():
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert decode_cursor(encode_cursor(when, 7)) == (when, 7)
+    assert decode_cursor(encode_cursor("O'Brien", 8)) == ("O'Brien", 8)
+    assert decode_cursor(encode_cursor(None, 9)) == (None, 9)
+
+
+def test_table_query_count_does_not_grow_with_rows(alice_client, community):
+    MemberFactory.create_batch(30, community=community)
+    with CaptureQueriesContext(connection) as queries:
+        alice_client.get(list_url(community))
+    # session + user, community + role, sidebar communities, page rows, capped count.
+    assert len(queries) <= 7, [q["sql"] for q in queries]
+
+
+def test_member_values_are_escaped(alice_client, community):
+    MemberFactory(community=community, name="<script>alert(1)</script>", company_name="a&b")
+    content = alice_client.get(list_url(community)).content.decode()
+    assert "<script>alert(1)</script>" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
