@@ -13,4 +13,6 @@ class CommunityOSConfig(AppConfig):
         # (which sends) as much as in the worker (which receives).
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             for key in ("data_folder_in", "processed_folder"):
-                Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)
+                Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])).mkdir(
+                    parents=True, exist_ok=True
+                )

@@ -171,6 +171,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Replaces Django's own console handler, which would print every message a second time.
+    "loggers": {"django": {"handlers": ["console"], "propagate": False}},
 }
 
 # Browsing pages of the community table.

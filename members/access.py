@@ -16,10 +16,19 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django_htmx.middleware import HtmxDetails
 
 from .models import ROLE_RANK, Community, CommunityRole, Member, Role
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CommunityRequest(HttpRequest):
+    """What a view decorated with `community_view` receives."""
+
+    community: Community
+    role: Role
+    htmx: HtmxDetails
 
 
 def role_for(user, community: Community) -> Role | None:
@@ -79,5 +88,5 @@ def can_edit(request: HttpRequest) -> bool:
     return has_role(getattr(request, "role", None), Role.MANAGER)
 
 
-def get_member_for_request(request: HttpRequest, pk: int) -> Member:
-    return get_object_or_404(Member.objects.for_community(request.community), pk=pk)  # type: ignore[attr-defined]
+def get_member_for_request(request: CommunityRequest, pk: int) -> Member:
+    return get_object_or_404(Member.objects.for_community(request.community), pk=pk)

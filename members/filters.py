@@ -20,9 +20,7 @@ class MemberFilter(django_filters.FilterSet):
         field_name="job_title", lookup_expr="icontains", label="Job title contains"
     )
     city = django_filters.CharFilter(field_name="city", lookup_expr="iexact", label="City")
-    country = django_filters.CharFilter(
-        field_name="country", lookup_expr="iexact", label="Country"
-    )
+    country = django_filters.CharFilter(field_name="country", lookup_expr="iexact", label="Country")
     joined = django_filters.DateFromToRangeFilter(
         field_name="joined_at",
         label="Joined",

@@ -121,6 +121,9 @@ class Member(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def get_absolute_url(self) -> str:
+        return reverse("members:detail", args=[self.community.slug, self.pk])
+
     @property
     def display_name(self) -> str:
         return self.name or self.email or f"Member #{self.pk}"
@@ -129,9 +132,6 @@ class Member(models.Model):
     def initials(self) -> str:
         words = [w for w in self.display_name.replace("@", " ").split() if w[:1].isalnum()]
         return "".join(w[0] for w in words[:2]).upper() or "?"
-
-    def get_absolute_url(self) -> str:
-        return reverse("members:detail", args=[self.community.slug, self.pk])
 
 
 class Identity(models.Model):

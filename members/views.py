@@ -2,11 +2,13 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from .access import community_view, get_member_for_request
+from .access import CommunityRequest, community_view, get_member_for_request
 from .filters import MemberFilter
+from .forms import MemberImportForm
+from .importing import COLUMNS, ImportFileError, import_members
 from .models import Community, CommunityRole, Member
 from .paging import BadCursor, Sort, paginate
 
@@ -30,8 +32,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @community_view
 @require_GET
 @vary_on_headers("HX-Request")
-def member_list(request: HttpRequest) -> HttpResponse:
-    community = request.community  # type: ignore[attr-defined]
+def member_list(request: CommunityRequest) -> HttpResponse:
+    community = request.community
     member_filter = MemberFilter(
         request.GET, queryset=Member.objects.for_community(community), request=request
     )
@@ -106,11 +108,36 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 @community_view
 @require_GET
 @vary_on_headers("HX-Request")
-def member_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def member_detail(request: CommunityRequest, pk: int) -> HttpResponse:
     member = get_member_for_request(request, pk)
     identities = member.identities.order_by("source", "external_id")
     return render(
         request,
         "members/member_detail.html",
         {"member": member, "identities": identities},
+    )
+
+
+@community_view
+@require_http_methods(["GET", "HEAD", "POST"])
+def imports(request: CommunityRequest) -> HttpResponse:
+    """Explain the members CSV; managers upload one and see what the import did."""
+    if request.method == "POST":
+        form = MemberImportForm(request.POST, request.FILES)
+    else:
+        form = MemberImportForm()
+    report = None
+    if form.is_valid():  # False for the unbound GET form.
+        try:
+            report = import_members(
+                community=request.community,
+                file=form.cleaned_data["file"],
+                skip_invalid=form.cleaned_data["skip_invalid"],
+            )
+        except ImportFileError as exc:
+            form.add_error("file", str(exc))
+    return render(
+        request,
+        "members/imports.html",
+        {"form": form, "report": report, "columns": COLUMNS.items()},
     )

@@ -45,9 +45,7 @@ class MemberFactory(factory.django.DjangoModelFactory):
     job_title = factory.Faker("job")
     city = factory.Faker("city")
     country = factory.Faker("country")
-    joined_at = factory.Faker(
-        "date_time_between", start_date="-3y", end_date="-1d", tzinfo=UTC
-    )
+    joined_at = factory.Faker("date_time_between", start_date="-3y", end_date="-1d", tzinfo=UTC)
 
     @factory.lazy_attribute
     def location(self) -> str:

@@ -1,4 +1,4 @@
-"""Playwright on the system Chromium. Skips (or fails under COMMUNITYOS_STRICT_SKIPS=1) without it."""
+"""Playwright on the system Chromium; skips without it (fails under COMMUNITYOS_STRICT_SKIPS=1)."""
 
 import os
 import shutil
@@ -22,8 +22,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 def _chromium_path() -> str | None:
-    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which(
-        "chromium-browser"
+    return (
+        os.environ.get("CHROMIUM_PATH")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
     )
 
 

@@ -72,7 +72,9 @@ def test_search_matches_every_word_across_name_email_company_and_title(alice_cli
     MemberFactory(community=community, name="Ann Lee", company_name="Acme", job_title="Designer")
     MemberFactory(community=community, name="Bob Roe", company_name="Globex", job_title="Designer")
     MemberFactory(community=community, name="Cy Acme", company_name="Initech", job_title="Engineer")
-    MemberFactory(community=community, name="Dee", email="dee@acme.io", company_name="", job_title="")
+    MemberFactory(
+        community=community, name="Dee", email="dee@acme.io", company_name="", job_title=""
+    )
     assert sorted(names(alice_client.get(list_url(community, q="acme")))) == [
         "Ann Lee",
         "Cy Acme",
@@ -136,9 +138,15 @@ def test_sorting(alice_client, community, sort, expected):
     def at(day):
         return datetime(2026, 1, day, tzinfo=UTC)
 
-    MemberFactory(community=community, name="Ann", company_name="Zeta", joined_at=at(2), last_seen_at=at(5))
-    MemberFactory(community=community, name="Bob", company_name="Alpha", joined_at=at(3), last_seen_at=None)
-    MemberFactory(community=community, name="Cat", company_name="Mid", joined_at=at(1), last_seen_at=at(9))
+    MemberFactory(
+        community=community, name="Ann", company_name="Zeta", joined_at=at(2), last_seen_at=at(5)
+    )
+    MemberFactory(
+        community=community, name="Bob", company_name="Alpha", joined_at=at(3), last_seen_at=None
+    )
+    MemberFactory(
+        community=community, name="Cat", company_name="Mid", joined_at=at(1), last_seen_at=at(9)
+    )
     assert names(alice_client.get(list_url(community, sort=sort))) == expected
 
 

@@ -1,0 +1,416 @@
+"""Import members from a CSV file (DESIGN §8 "Members CSV").
+
+`import_members` streams the file row by row: each row is validated, then written in chunks with
+a few set-based queries per chunk, all inside one transaction. Unless `skip_invalid` is set, one
+invalid row rolls the whole import back, so a bad file writes nothing. Problems with the file as
+a whole (empty, not UTF-8, no usable header) raise `ImportFileError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import reduce
+from operator import or_
+from typing import IO, Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from .models import Community, Identity, Member
+
+# The accepted columns, in the order the Imports page explains them.
+COLUMNS: dict[str, str] = {
+    "external_id": "The member's id in the source system; with source, re-imports update them.",
+    "source": 'Where the id comes from, e.g. "slack" or "discourse" (default "csv").',
+    "name": "Full or display name. Each row needs a name or an email.",
+    "email": "Email address; matches an existing member case-insensitively.",
+    "company_name": "Company or organisation.",
+    "job_title": "Job title.",
+    "location": 'Location as free text, e.g. "Austin, TX".',
+    "city": "City.",
+    "country": "Country.",
+    "bio": "A short biography.",
+    "joined_at": "When they joined: ISO 8601 date or date-time; no offset means UTC.",
+    "last_seen_at": "When they were last active, in the same format as joined_at.",
+}
+TEXT_FIELDS = ("name", "email", "company_name", "job_title", "location", "city", "country", "bio")
+DATE_FIELDS = ("joined_at", "last_seen_at")
+DEFAULT_SOURCE = "csv"
+CHUNK_SIZE = 1000
+
+
+class ImportFileError(Exception):
+    """The file cannot be read as a members CSV at all; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    rows_read: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rolled_back: bool = False  # An invalid row stopped the whole import.
+
+    def add_error(self, line: int, message: str) -> None:
+        self.errors.append(RowError(line, message))
+        self.skipped += 1
+
+    def discard_writes(self) -> None:
+        """The import was rolled back: every row counts as skipped."""
+        self.rolled_back = True
+        self.created = self.updated = 0
+        self.skipped = self.rows_read
+
+    def summary(self) -> str:
+        rows = "row" if self.rows_read == 1 else "rows"
+        return (
+            f"Read {self.rows_read} {rows}: {self.created} created, {self.updated} updated, "
+            f"{self.skipped} skipped."
+        )
+
+
+def import_members(
+    *, community: Community, file: IO[bytes], skip_invalid: bool = False
+) -> ImportReport:
+    """Create or update the community's members from a CSV file opened in binary mode.
+
+    Each row updates the member with the same (source, external_id) identity, else the member
+    with the same email (case-insensitive), else creates one. Only the columns present in the
+    file are written; any column we do not know lands in `attributes`.
+    """
+    report = ImportReport()
+    # utf-8-sig drops a byte-order mark; newline="" lets csv handle quoted line breaks.
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    try:
+        with transaction.atomic():
+            reader = csv.reader(text)
+            header = _read_header(reader)
+            writer = _ChunkWriter(community, header, report)
+            for row in _valid_rows(reader, header, report):
+                writer.add(row)
+            writer.flush()
+            if report.errors and not skip_invalid:
+                transaction.set_rollback(True)
+                report.discard_writes()
+    finally:
+        text.detach()  # Leave the caller's file open.
+    report.errors.sort(key=lambda error: error.line)
+    return report
+
+
+# Reading and validating ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Header:
+    columns: tuple[str, ...]
+
+    @property
+    def member_fields(self) -> list[str]:
+        """The Member fields this file writes."""
+        return [c for c in self.columns if c in TEXT_FIELDS or c in DATE_FIELDS]
+
+    @property
+    def has_attributes(self) -> bool:
+        return any(c not in COLUMNS for c in self.columns)
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, Any]
+    attributes: dict[str, str]
+    identity: tuple[str, str] | None
+
+    @property
+    def email_key(self) -> str:
+        return self.values.get("email", "").lower()
+
+    @property
+    def identity_label(self) -> str:
+        source, external_id = self.identity or ("", "")
+        return f"{source} external_id {_quote(external_id)}"
+
+    def apply_to(self, member: Member) -> None:
+        for name, value in self.values.items():
+            setattr(member, name, value)
+        if self.attributes:
+            merged = {**member.attributes, **self.attributes}
+            # An empty cell removes the attribute.
+            member.attributes = {key: value for key, value in merged.items() if value != ""}
+
+
+def _read_header(reader: Iterator[list[str]]) -> _Header:
+    cells = next(_records(reader), None)
+    if cells is None:
+        raise ImportFileError("The file is empty: expected a header row naming the columns.")
+    columns = tuple(_column_name(cell) for cell in cells)
+    seen: set[str] = set()
+    for position, column in enumerate(columns, start=1):
+        if not column:
+            raise ImportFileError(f"Column {position} of the header (line 1) has no name.")
+        if column.lower() in seen:
+            raise ImportFileError(f'The header (line 1) names the column "{column}" twice.')
+        seen.add(column.lower())
+    if "name" not in columns and "email" not in columns:
+        raise ImportFileError(
+            "The first line must be a header naming the columns, with at least a name or an "
+            f"email column; found: {', '.join(columns)}."
+        )
+    return _Header(columns)
+
+
+def _column_name(cell: str) -> str:
+    name = cell.strip()
+    return name.lower() if name.lower() in COLUMNS else name
+
+
+def _records(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows, turning undecodable or malformed input into an `ImportFileError`."""
+    try:
+        yield from reader
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"The file is not UTF-8 text (undecodable bytes near line {reader.line_num + 1}). "
+            'Save it as "CSV UTF-8" and try again.'
+        ) from exc
+    except csv.Error as exc:
+        raise ImportFileError(f"line {reader.line_num}: the CSV is malformed ({exc}).") from exc
+
+
+def _valid_rows(reader: Any, header: _Header, report: ImportReport) -> Iterator[_Row]:
+    """Parse each data row; report the invalid ones and yield the rest."""
+    seen_identities: dict[tuple[str, str], int] = {}
+    seen_emails: dict[str, int] = {}
+    end = reader.line_num
+    for cells in _records(reader):
+        # A record can span several physical lines; report the one it starts on.
+        line, end = end + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # Blank lines, and spreadsheets' trailing ",,,," rows, are not rows.
+        report.rows_read += 1
+        row, problems = _parse_row(cells, line, header)
+        if row is not None:
+            problems += _duplicate_problems(row, seen_identities, seen_emails)
+        if row is None or problems:
+            report.add_error(line, "; ".join(problems))
+            continue
+        yield row
+
+
+def _parse_row(cells: list[str], line: int, header: _Header) -> tuple[_Row | None, list[str]]:
+    if len(cells) != len(header.columns):
+        return None, [f"has {len(cells)} cells but the header has {len(header.columns)}"]
+    given = dict(zip(header.columns, (cell.strip() for cell in cells), strict=True))
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    attributes: dict[str, str] = {}
+    for column, value in given.items():
+        if column not in COLUMNS:
+            attributes[column] = value
+            continue
+        try:
+            values[column] = _clean(column, value)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if not given.get("name") and not given.get("email"):
+        problems.append("needs a name or an email")
+    identity = _identity(values.pop("source", ""), values.pop("external_id", ""), problems)
+    return _Row(line, values, attributes, identity), problems
+
+
+def _clean(column: str, value: str) -> Any:
+    if column in DATE_FIELDS:
+        return _parse_date(column, value)
+    max_length = _max_length(column)
+    if max_length and len(value) > max_length:
+        raise ValueError(f"{column} is longer than {max_length} characters")
+    if column == "email" and value:
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise ValueError(f"email {_quote(value)} is not a valid email address") from None
+    return value
+
+
+def _max_length(column: str) -> int | None:
+    model = Identity if column in ("source", "external_id") else Member
+    return getattr(model._meta.get_field(column), "max_length", None)
+
+
+def _parse_date(column: str, value: str) -> datetime | None:
+    """An ISO 8601 date or date-time; no offset means UTC. Empty means unknown."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)  # A date alone gives midnight.
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{column} {_quote(value)} is not an ISO 8601 date or date-time") from None
+
+
+def _identity(source: str, external_id: str, problems: list[str]) -> tuple[str, str] | None:
+    if not external_id:
+        if source:
+            problems.append("source is given without an external_id")
+        return None
+    return (source or DEFAULT_SOURCE, external_id)
+
+
+def _duplicate_problems(
+    row: _Row, seen_identities: dict[tuple[str, str], int], seen_emails: dict[str, int]
+) -> list[str]:
+    """Remember the row's keys; complain about the ones an earlier row already used."""
+    problems = []
+    if row.identity:
+        earlier = seen_identities.setdefault(row.identity, row.line)
+        if earlier != row.line:
+            problems.append(f"{row.identity_label} repeats line {earlier}")
+    if row.email_key:
+        earlier = seen_emails.setdefault(row.email_key, row.line)
+        if earlier != row.line:
+            problems.append(f"email {_quote(row.values['email'])} repeats line {earlier}")
+    return problems
+
+
+def _quote(value: str, limit: int = 60) -> str:
+    return f'"{value[:limit]}…"' if len(value) > limit else f'"{value}"'
+
+
+# Writing ------------------------------------------------------------------------------------
+
+
+class _ChunkWriter:
+    """Collects valid rows and upserts them CHUNK_SIZE at a time."""
+
+    def __init__(self, community: Community, header: _Header, report: ImportReport) -> None:
+        self.community = community
+        self.report = report
+        self.update_fields = [*header.member_fields, "updated_at"]
+        if header.has_attributes:
+            self.update_fields.append("attributes")
+        self.pending: list[_Row] = []
+        # Existing members this import has updated, with the line that did it.
+        self.claimed: dict[int, int] = {}
+
+    def add(self, row: _Row) -> None:
+        self.pending.append(row)
+        if len(self.pending) >= CHUNK_SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self.pending = self.pending, []
+        if not rows:
+            return
+        by_identity, by_email = _existing_members(self.community, rows)
+        created: list[Member] = []
+        updated: list[Member] = []
+        identities: list[Identity] = []
+        for row in rows:
+            member = self._match(row, by_identity, by_email)
+            if member is None:
+                continue
+            row.apply_to(member)
+            (updated if member.pk else created).append(member)
+            if row.identity and row.identity not in by_identity:
+                source, external_id = row.identity
+                identities.append(
+                    Identity(
+                        community=self.community,
+                        member=member,
+                        source=source,
+                        external_id=external_id,
+                    )
+                )
+        now = timezone.now()
+        for member in updated:
+            member.updated_at = now  # bulk_update does not apply auto_now.
+        Member.objects.bulk_create(created)
+        Member.objects.bulk_update(updated, self.update_fields)
+        Identity.objects.bulk_create(identities)
+        self.report.created += len(created)
+        self.report.updated += len(updated)
+
+    def _match(
+        self, row: _Row, by_identity: dict[tuple[str, str], Member], by_email: dict[str, Member]
+    ) -> Member | None:
+        """The member this row writes to (unsaved if new), or None after reporting why not."""
+        member = by_identity.get(row.identity) if row.identity else None
+        holder = by_email.get(row.email_key) if row.email_key else None
+        if member is None:
+            member = holder
+        elif holder is not None and holder.pk != member.pk:
+            self.report.add_error(
+                row.line,
+                f"email {_quote(row.values['email'])} belongs to another member than "
+                f"{row.identity_label}",
+            )
+            return None
+        if member is None:
+            return Member(community=self.community)
+        earlier = self.claimed.setdefault(member.pk, row.line)
+        if earlier != row.line:
+            self.report.add_error(row.line, f"matches the same member as line {earlier}")
+            return None
+        return member
+
+
+def _existing_members(
+    community: Community, rows: Iterable[_Row]
+) -> tuple[dict[tuple[str, str], Member], dict[str, Member]]:
+    """The chunk's existing members by identity and by lower-cased email, in two queries."""
+    ids_by_source: dict[str, list[str]] = defaultdict(list)
+    emails = set()
+    for row in rows:
+        if row.identity:
+            ids_by_source[row.identity[0]].append(row.identity[1])
+        if row.email_key:
+            emails.add(row.email_key)
+    member_ids: dict[tuple[str, str], int] = {}
+    if ids_by_source:
+        matching = reduce(
+            or_, (Q(source=s, external_id__in=ids) for s, ids in ids_by_source.items())
+        )
+        identities = Identity.objects.filter(community=community).filter(matching)
+        member_ids = {
+            (source, external_id): member_id
+            for source, external_id, member_id in identities.values_list(
+                "source", "external_id", "member_id"
+            )
+        }
+    if not member_ids and not emails:
+        return {}, {}
+    found = (
+        Member.objects.for_community(community)
+        .annotate(email_lower=Lower("email"))
+        .filter(Q(pk__in=member_ids.values()) | Q(email_lower__in=emails))
+    )
+    members: dict[int, Member] = {}
+    by_email: dict[str, Member] = {}
+    for member in found:
+        members[member.pk] = member
+        if member.email:
+            by_email[member.email_lower] = member
+    by_identity = {key: members[pk] for key, pk in member_ids.items()}
+    return by_identity, by_email

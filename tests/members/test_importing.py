@@ -1,0 +1,456 @@
+"""The members CSV importer (DESIGN §8), called directly with in-memory files."""
+
+import io
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from members import importing
+from members.importing import ImportFileError, import_members
+from members.models import Identity, Member
+from tests.factories import IdentityFactory, MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def run(community, text, *, encoding="utf-8", skip_invalid=False):
+    file = io.BytesIO(text.encode(encoding))
+    return import_members(community=community, file=file, skip_invalid=skip_invalid)
+
+
+def messages(report):
+    return [str(error) for error in report.errors]
+
+
+FULL = (
+    "external_id,source,name,email,company_name,job_title,location,city,country,bio,"
+    "joined_at,last_seen_at\n"
+    'U1,slack,Priya Raman,priya@example.org,Acme,Designer,"Austin, TX",Austin,United States,'
+    '"Designs things.\nLikes <b>bold</b>.",2024-03-01,2025-01-02T10:30:00Z\n'
+)
+
+
+def test_a_good_file_creates_members_with_exact_values(community):
+    report = run(community, FULL)
+
+    assert (report.rows_read, report.created, report.updated, report.skipped) == (1, 1, 0, 0)
+    assert report.errors == []
+    member = Member.objects.get(community=community)
+    assert member.name == "Priya Raman"
+    assert member.email == "priya@example.org"
+    assert member.company_name == "Acme"
+    assert member.job_title == "Designer"
+    assert member.location == "Austin, TX"
+    assert member.city == "Austin"
+    assert member.country == "United States"
+    assert member.bio == "Designs things.\nLikes <b>bold</b>."
+    assert member.joined_at == datetime(2024, 3, 1, tzinfo=UTC)
+    assert member.last_seen_at == datetime(2025, 1, 2, 10, 30, tzinfo=UTC)
+    assert member.attributes == {}
+    identity = member.identities.get()
+    assert (identity.community, identity.source, identity.external_id) == (
+        community,
+        "slack",
+        "U1",
+    )
+
+
+def test_any_column_order_and_absent_columns_are_blank_not_null(community):
+    run(community, "email,name\nbo@example.org,Bo\n")
+
+    member = Member.objects.get(community=community)
+    assert (member.name, member.email) == ("Bo", "bo@example.org")
+    assert (member.company_name, member.bio, member.joined_at) == ("", "", None)
+    assert not member.identities.exists()
+
+
+def test_reimporting_the_same_file_updates_and_never_duplicates(community):
+    run(community, FULL)
+    report = run(community, FULL.replace("Designer", "Lead Designer"))
+
+    assert (report.created, report.updated) == (0, 1)
+    member = Member.objects.get(community=community)
+    assert member.job_title == "Lead Designer"
+    assert Identity.objects.filter(community=community).count() == 1
+
+
+def test_identity_matches_before_email(community):
+    by_identity = MemberFactory(community=community, name="Old", email="old@example.org")
+    IdentityFactory(member=by_identity, source="slack", external_id="U7")
+
+    report = run(community, "source,external_id,name,email\nslack,U7,New Name,NEW@example.org\n")
+
+    assert (report.created, report.updated) == (0, 1)
+    by_identity.refresh_from_db()
+    assert (by_identity.name, by_identity.email) == ("New Name", "NEW@example.org")
+    assert Member.objects.filter(community=community).count() == 1
+
+
+def test_email_matches_case_insensitively_and_links_the_new_identity(community):
+    member = MemberFactory(community=community, name="Ada", email="Ada@Example.org")
+
+    report = run(community, "source,external_id,email,city\ndiscourse,42,ada@example.ORG,Paris\n")
+
+    assert (report.created, report.updated) == (0, 1)
+    member.refresh_from_db()
+    assert (member.city, member.name, member.email) == ("Paris", "Ada", "ada@example.ORG")
+    assert list(member.identities.values_list("source", "external_id")) == [("discourse", "42")]
+
+
+def test_an_identity_and_an_email_of_two_different_members_is_an_error(community):
+    first = MemberFactory(community=community, email="first@example.org")
+    IdentityFactory(member=first, source="slack", external_id="U1")
+    MemberFactory(community=community, email="second@example.org")
+
+    report = run(community, "source,external_id,email\nslack,U1,second@example.org\n")
+
+    assert messages(report) == [
+        'line 2: email "second@example.org" belongs to another member than slack external_id "U1"'
+    ]
+    assert report.rolled_back
+    first.refresh_from_db()
+    assert first.email == "first@example.org"
+
+
+def test_two_rows_reaching_the_same_member_is_an_error(community):
+    member = MemberFactory(community=community, email="m@example.org")
+    IdentityFactory(member=member, source="slack", external_id="U1")
+
+    text = "source,external_id,name,email\nslack,U1,Em,\nslack,U2,,m@example.org\n"
+
+    report = run(community, text)
+
+    assert messages(report) == ["line 3: matches the same member as line 2"]
+
+
+def test_members_matched_only_in_this_community(community, other_community):
+    stranger = MemberFactory(community=other_community, email="same@example.org")
+    IdentityFactory(member=stranger, source="slack", external_id="U1")
+
+    report = run(community, "source,external_id,email\nslack,U1,same@example.org\n")
+
+    assert (report.created, report.updated) == (1, 0)
+    stranger.refresh_from_db()
+    assert stranger.email == "same@example.org"
+    assert Member.objects.filter(community=community, email="same@example.org").exists()
+
+
+def test_same_display_name_with_different_ids_stays_two_members(community):
+    report = run(
+        community,
+        "source,external_id,name\nstackexchange,1,Chris\nstackexchange,2,Chris\n",
+    )
+
+    assert report.created == 2
+    assert Member.objects.filter(community=community, name="Chris").count() == 2
+
+
+def test_external_id_without_source_defaults_to_csv(community):
+    run(community, "external_id,name\nA-1,Bo\n")
+
+    assert Identity.objects.get(community=community).source == "csv"
+
+
+def test_only_columns_in_the_file_are_overwritten(community):
+    member = MemberFactory(
+        community=community,
+        email="bo@example.org",
+        name="Bo",
+        company_name="Acme",
+        city="Lyon",
+        joined_at=datetime(2020, 1, 1, tzinfo=UTC),
+        last_seen_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+
+    run(community, "email,company_name,last_seen_at\nbo@example.org,,\n")
+
+    member.refresh_from_db()
+    assert (member.name, member.city) == ("Bo", "Lyon")  # Columns not in the file: kept.
+    assert member.joined_at == datetime(2020, 1, 1, tzinfo=UTC)
+    assert member.company_name == ""  # Empty cell: cleared, never NULL.
+    assert member.last_seen_at is None
+
+
+def test_update_bumps_updated_at(community):
+    member = MemberFactory(community=community, email="bo@example.org")
+    before = Member.objects.get(pk=member.pk).updated_at
+
+    run(community, "email,city\nbo@example.org,Oslo\n")
+
+    assert Member.objects.get(pk=member.pk).updated_at > before
+
+
+def test_unknown_columns_land_in_attributes_and_merge(community):
+    member = MemberFactory(
+        community=community, email="bo@example.org", attributes={"tshirt": "M", "team": "Red"}
+    )
+
+    report = run(
+        community,
+        "Email,Plan,team,T-Shirt Size\nbo@example.org,Pro,,L\nnew@example.org,Free,Blue,\n",
+    )
+
+    assert (report.created, report.updated) == (1, 1)
+    member.refresh_from_db()
+    # Kept, added, and an empty cell removes the attribute.
+    assert member.attributes == {"tshirt": "M", "Plan": "Pro", "T-Shirt Size": "L"}
+    assert Member.objects.get(email="new@example.org").attributes == {
+        "Plan": "Free",
+        "team": "Blue",
+    }
+
+
+def test_a_byte_order_mark_is_tolerated(community):
+    report = run(community, "\ufeffname,email\nBo,bo@example.org\n")
+
+    assert report.created == 1
+    assert Member.objects.get(community=community).name == "Bo"
+
+
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ("2024-03-01", datetime(2024, 3, 1, tzinfo=UTC)),
+        ("2024-03-01T09:15:00", datetime(2024, 3, 1, 9, 15, tzinfo=UTC)),
+        ("2016-12-11T00:15:48.053", datetime(2016, 12, 11, 0, 15, 48, 53000, tzinfo=UTC)),
+        ("2024-03-01T09:15:00Z", datetime(2024, 3, 1, 9, 15, tzinfo=UTC)),
+        ("2024-03-01T09:15:00+02:00", datetime(2024, 3, 1, 7, 15, tzinfo=UTC)),
+        ("2024-03-01 09:15", datetime(2024, 3, 1, 9, 15, tzinfo=UTC)),
+        ("", None),
+    ],
+)
+def test_dates_are_iso_8601_and_utc_without_an_offset(community, cell, expected):
+    run(community, f"name,joined_at\nBo,{cell}\n")
+
+    assert Member.objects.get(community=community).joined_at == expected
+
+
+INVALID_LINE_7 = (
+    "name,email,joined_at\n"
+    "Ann,ann@example.org,2024-01-01\n"
+    "Ben,ben@example.org,2024-01-02\n"
+    "Cat,cat@example.org,2024-01-03\n"
+    "Dan,dan@example.org,2024-01-04\n"
+    "Eve,eve@example.org,2024-01-05\n"
+    "Fay,fay@example.org,2024-13-45\n"
+    "Gus,gus@example.org,2024-01-07\n"
+)
+
+
+def test_one_invalid_row_writes_nothing_and_names_its_line(community):
+    report = run(community, INVALID_LINE_7)
+
+    assert messages(report) == [
+        'line 7: joined_at "2024-13-45" is not an ISO 8601 date or date-time'
+    ]
+    assert report.rolled_back
+    assert (report.rows_read, report.created, report.updated, report.skipped) == (7, 0, 0, 7)
+    assert not Member.objects.exists()
+    assert not Identity.objects.exists()
+
+
+def test_an_invalid_row_also_rolls_back_updates(community):
+    member = MemberFactory(community=community, email="ann@example.org", name="Annie")
+
+    run(community, INVALID_LINE_7)
+
+    member.refresh_from_db()
+    assert member.name == "Annie"
+
+
+def test_skip_invalid_writes_the_valid_rows_and_reports_the_rest(community):
+    report = run(community, INVALID_LINE_7, skip_invalid=True)
+
+    assert messages(report) == [
+        'line 7: joined_at "2024-13-45" is not an ISO 8601 date or date-time'
+    ]
+    assert not report.rolled_back
+    assert (report.rows_read, report.created, report.updated, report.skipped) == (7, 6, 0, 1)
+    names = set(Member.objects.filter(community=community).values_list("name", flat=True))
+    assert names == {"Ann", "Ben", "Cat", "Dan", "Eve", "Gus"}
+
+
+def test_every_invalid_row_is_reported_in_line_order(community):
+    text = "name,email,last_seen_at\n,,\nBo,not-an-email,\nCy,cy@example.org,yesterday\n"
+
+    report = run(community, text)
+
+    assert messages(report) == [
+        'line 3: email "not-an-email" is not a valid email address',
+        'line 4: last_seen_at "yesterday" is not an ISO 8601 date or date-time',
+    ]
+    assert report.rows_read == 2  # The all-empty row is not a row.
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name,email\n,\nBo,\n", None),  # Blank rows are ignored.
+        ("name,city\n,Oslo\n", "line 2: needs a name or an email"),
+        ("name,email\nBo,bo@example\n", 'line 2: email "bo@example" is not a valid email address'),
+        ("name,email\nBo\n", "line 2: has 1 cells but the header has 2"),
+        ("name,email\nBo,bo@example.org,extra\n", "line 2: has 3 cells but the header has 2"),
+        (f"name\n{'x' * 201}\n", "line 2: name is longer than 200 characters"),
+        (f"name,city\nBo,{'x' * 101}\n", "line 2: city is longer than 100 characters"),
+        (
+            f"name,external_id\nBo,{'x' * 201}\n",
+            "line 2: external_id is longer than 200 characters",
+        ),
+        ("name,source\nBo,slack\n", "line 2: source is given without an external_id"),
+        (
+            "name,joined_at,last_seen_at\nBo,2024-02-30,soon\n",
+            'line 2: joined_at "2024-02-30" is not an ISO 8601 date or date-time; '
+            'last_seen_at "soon" is not an ISO 8601 date or date-time',
+        ),
+    ],
+)
+def test_row_validation(community, text, message):
+    report = run(community, text)
+
+    assert messages(report) == ([message] if message else [])
+
+
+def test_duplicate_email_in_the_file_names_the_earlier_line(community):
+    text = "name,email\nAnn,ann@example.org\nBen,ben@example.org\nAnnie,ANN@example.org\n"
+
+    report = run(community, text)
+
+    assert messages(report) == ['line 4: email "ANN@example.org" repeats line 2']
+    assert not Member.objects.exists()
+
+
+def test_duplicate_identity_in_the_file_names_the_earlier_line(community):
+    text = "external_id,name\n7,Ann\n7,Ben\n"
+
+    report = run(community, text, skip_invalid=True)
+
+    assert messages(report) == ['line 3: csv external_id "7" repeats line 2']
+    assert list(Member.objects.values_list("name", flat=True)) == ["Ann"]
+
+
+def test_line_numbers_count_physical_lines_of_quoted_fields(community):
+    text = 'name,bio\nAnn,"one\ntwo\nthree"\n\nBo,"x"\nCy,"a\nb",extra\n'
+
+    report = run(community, text)
+
+    assert messages(report) == ["line 7: has 3 cells but the header has 2"]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty"),
+        (b"Ann,ann@example.org\nBen,ben@example.org\n", "The first line must be a header"),
+        (b"name,email,name\nAnn,ann@example.org,Ann\n", 'names the column "name" twice'),
+        (b"name,Plan,plan\nAnn,a,b\n", 'names the column "plan" twice'),
+        (b"name,,email\nAnn,,a@example.org\n", "Column 2 of the header (line 1) has no name"),
+        ("name,city\nJosé,Düsseldorf\n".encode("latin-1"), "The file is not UTF-8 text"),
+        ("name\n".encode("utf-16"), "The file is not UTF-8 text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "The file is not UTF-8 text"),
+    ],
+)
+def test_file_level_errors(community, data, message):
+    with pytest.raises(ImportFileError, match=re.escape(message)):
+        import_members(community=community, file=io.BytesIO(data))
+    assert not Member.objects.exists()
+
+
+def test_a_decoding_error_late_in_the_file_writes_nothing(community, monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK_SIZE", 10)
+    rows = "".join(f"Member {n},m{n}@example.org\n" for n in range(3000))
+    data = f"name,email\n{rows}".encode() + b"Jos\xe9,jose@example.org\n"
+
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        import_members(community=community, file=io.BytesIO(data))
+    assert not Member.objects.exists()
+
+
+def test_the_callers_file_stays_open(community):
+    file = io.BytesIO(b"name\nBo\n")
+
+    import_members(community=community, file=file)
+
+    assert not file.closed
+
+
+def test_queries_are_per_chunk_not_per_row(community):
+    rows = "".join(f"stackexchange,{n},Member {n},m{n}@example.org\n" for n in range(300))
+    text = f"source,external_id,name,email\n{rows}"
+
+    with CaptureQueriesContext(connection) as create:
+        assert run(community, text).created == 300
+    with CaptureQueriesContext(connection) as update:
+        assert run(community, text).updated == 300
+
+    # SQLite splits a bulk insert into batches of 999 parameters; PostgreSQL needs one each.
+    assert len(create) <= 15
+    assert len(update) <= 15
+
+
+def test_chunks_see_the_rows_written_by_earlier_chunks(community, monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK_SIZE", 2)
+    text = "external_id,name\n" + "".join(f"{n},Member {n}\n" for n in range(7))
+
+    assert run(community, text).created == 7
+    report = run(community, text)
+
+    assert (report.created, report.updated) == (0, 7)
+    assert Member.objects.count() == 7
+
+
+def test_stack_exchange_users(community):
+    """200 real users from the Beer, Wine & Spirits Stack Exchange dump (see tests/data)."""
+    with (DATA / "stackexchange_members.csv").open("rb") as file:
+        report = import_members(community=community, file=file)
+
+    assert (report.rows_read, report.created, report.updated, report.errors) == (200, 200, 0, [])
+    members = Member.objects.filter(community=community)
+    assert members.count() == 200
+    assert members.filter(location="").count() == 40
+    assert members.filter(email="").count() == 200
+    geoff = members.get(identities__source="stackexchange", identities__external_id="1")
+    assert geoff.name == "Geoff Dalgas"
+    assert geoff.location == "Corvallis, OR"
+    assert geoff.joined_at == datetime(2014, 1, 21, 20, 21, 18, 797000, tzinfo=UTC)
+    assert geoff.last_seen_at == datetime(2016, 5, 6, 20, 34, 57, 983000, tzinfo=UTC)
+    michal = members.get(identities__external_id="103")
+    assert (michal.name, michal.location) == ("Michał Rybak", "Warsaw, Poland")
+
+    with (DATA / "stackexchange_members.csv").open("rb") as file:
+        again = import_members(community=community, file=file)
+
+    assert (again.created, again.updated) == (0, 200)
+    assert members.count() == 200
+    assert Identity.objects.filter(community=community, source="stackexchange").count() == 200
+
+
+class RecordingFile(io.BytesIO):
+    """A binary file that remembers how much each read asked for."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.reads = []
+
+    def read(self, size=-1):
+        self.reads.append(size)
+        return super().read(size)
+
+    def read1(self, size=-1):
+        self.reads.append(size)
+        return super().read1(size)
+
+
+def test_the_file_is_streamed_not_read_whole(community):
+    rows = "".join(f"Member {n},m{n}@example.org\n" for n in range(5000))
+    file = RecordingFile(f"name,email\n{rows}".encode())
+
+    import_members(community=community, file=file)
+
+    assert len(file.reads) > 10
+    assert all(0 < size <= 65536 for size in file.reads)

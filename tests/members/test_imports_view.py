@@ -1,0 +1,180 @@
+"""The Imports page: managers upload a members CSV, viewers read how it works."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from members.models import Identity, Member
+from tests.factories import MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+GOOD = (
+    "source,external_id,name,email,joined_at,Plan\n"
+    "slack,U1,Ann Lee,ann@example.org,2024-01-01,Pro\n"
+    "slack,U2,Ben Ode,ben@example.org,2024-01-02,Free\n"
+)
+
+LINE_7_INVALID = (
+    "name,email,joined_at\n"
+    "Ann,ann@example.org,2024-01-01\n"
+    "Ben,ben@example.org,2024-01-02\n"
+    "Cat,cat@example.org,2024-01-03\n"
+    "Dan,dan@example.org,2024-01-04\n"
+    "Eve,eve@example.org,2024-01-05\n"
+    "Fay,fay@example.org,not a date\n"
+    "Gus,gus@example.org,2024-01-07\n"
+)
+
+
+@pytest.fixture
+def url(community):
+    return reverse("members:imports", args=[community.slug])
+
+
+def upload(client, url, content, *, skip_invalid=False, name="members.csv"):
+    if isinstance(content, str):
+        content = content.encode()
+    data = {"file": SimpleUploadedFile(name, content, content_type="text/csv")}
+    if skip_invalid:
+        data["skip_invalid"] = "on"
+    return client.post(url, data)
+
+
+def test_manager_sees_the_form_and_the_accepted_columns(alice_client, url):
+    response = alice_client.get(url)
+    content = response.content.decode()
+
+    assert response.status_code == 200
+    assert 'enctype="multipart/form-data"' in content
+    assert '<label for="id_file">Members CSV file</label>' in content
+    assert "Skip invalid rows" in content
+    for column in ["external_id", "source", "company_name", "joined_at", "last_seen_at"]:
+        assert f"<dt><code>{column}</code></dt>" in content
+    assert 'aria-current="page">Imports</a>' in content
+    assert "Import report" not in content
+
+
+def test_the_sidebar_links_to_the_imports_page(alice_client, community, url):
+    content = alice_client.get(reverse("members:list", args=[community.slug])).content.decode()
+
+    assert f'<a href="{url}" >Imports</a>' in content
+
+
+def test_upload_creates_members_and_shows_the_report(alice_client, community, url):
+    response = upload(alice_client, url, GOOD)
+    content = response.content.decode()
+
+    assert response.status_code == 200
+    assert "Import complete." in content
+    assert "<dt>Rows read</dt><dd>2</dd>" in content
+    assert "<dt>Members created</dt><dd>2</dd>" in content
+    assert "<dt>Members updated</dt><dd>0</dd>" in content
+    ann = Member.objects.get(community=community, email="ann@example.org")
+    assert (ann.name, ann.attributes) == ("Ann Lee", {"Plan": "Pro"})
+    assert Identity.objects.filter(community=community, source="slack").count() == 2
+
+    content = upload(alice_client, url, GOOD).content.decode()
+    assert "<dt>Members updated</dt><dd>2</dd>" in content
+    assert Member.objects.filter(community=community).count() == 2
+
+
+def test_large_uploads_are_streamed_from_a_temporary_file(alice_client, community, url, settings):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 0  # Every upload goes to a temporary file.
+
+    content = upload(alice_client, url, GOOD).content.decode()
+
+    assert "<dt>Members created</dt><dd>2</dd>" in content
+
+
+def test_an_invalid_row_writes_nothing_and_is_listed(alice_client, url):
+    content = upload(alice_client, url, LINE_7_INVALID).content.decode()
+
+    assert "Nothing was imported: 1 invalid row." in content
+    assert (
+        '<tr><td class="nowrap">7</td><td>joined_at &quot;not a date&quot; is not an ISO 8601 '
+        "date or date-time</td></tr>"
+    ) in content
+    assert "<dt>Rows skipped</dt><dd>7</dd>" in content
+    assert not Member.objects.exists()
+
+
+def test_skip_invalid_rows_imports_the_rest(alice_client, community, url):
+    content = upload(alice_client, url, LINE_7_INVALID, skip_invalid=True).content.decode()
+
+    assert "1 invalid row skipped; the valid rows were imported." in content
+    assert "<dt>Members created</dt><dd>6</dd>" in content
+    assert Member.objects.filter(community=community).count() == 6
+
+
+def test_values_from_the_file_are_escaped(alice_client, url):
+    content = upload(alice_client, url, "name,email\n<b>Bo</b>,<script>x</script>\n")
+
+    text = content.content.decode()
+    assert "<script>x" not in text
+    assert "&lt;script&gt;x&lt;/script&gt;" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", "The file is not UTF-8 text"),
+        ("name;city\nJosé;Zürich\n".encode("cp1252"), "The file is not UTF-8 text"),
+        (b"", "The submitted file is empty."),
+        (b"Ann,ann@example.org\n", "The first line must be a header"),
+    ],
+)
+def test_unreadable_files_get_a_form_error(alice_client, url, content, message):
+    response = upload(alice_client, url, content)
+
+    assert response.status_code == 200
+    assert '<p class="form-error" role="alert">' + message in response.content.decode()
+    assert not Member.objects.exists()
+
+
+def test_post_without_a_file_asks_for_one(alice_client, url):
+    response = alice_client.post(url, {})
+
+    assert "This field is required." in response.content.decode()
+
+
+def test_viewer_reads_the_page_without_the_form(victor_client, url):
+    response = victor_client.get(url)
+    content = response.content.decode()
+
+    assert response.status_code == 200
+    assert "<dt><code>external_id</code></dt>" in content
+    assert '<form method="post" enctype' not in content
+    assert "Members CSV file" not in content
+    assert "read-only" in content
+
+
+def test_viewer_cannot_upload(victor_client, url):
+    response = upload(victor_client, url, GOOD)
+
+    assert response.status_code == 403
+    assert not Member.objects.exists()
+
+
+def test_outsider_gets_404(otto_client, url):
+    assert otto_client.get(url).status_code == 404
+    assert upload(otto_client, url, GOOD).status_code == 404
+    assert not Member.objects.exists()
+
+
+def test_upload_writes_only_into_the_page_community(alice_client, community, other_community, url):
+    theirs = MemberFactory(community=other_community, email="ann@example.org", name="Globex Ann")
+
+    upload(alice_client, url, GOOD)
+
+    theirs.refresh_from_db()
+    assert theirs.name == "Globex Ann"
+    assert Member.objects.filter(community=community, email="ann@example.org").exists()
+
+
+def test_anonymous_goes_to_login(client, url):
+    response = client.get(url)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    assert client.post(url).status_code == 302
