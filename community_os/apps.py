@@ -12,7 +12,7 @@ class CommunityOSConfig(AppConfig):
         # kombu's filesystem transport expects its folders to exist, in the web process
         # (which sends) as much as in the worker (which receives).
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            for key in ("data_folder_in", "processed_folder"):
+            for key in ("data_folder_in", "processed_folder", "control_folder"):
                 Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])).mkdir(
                     parents=True, exist_ok=True
                 )
