@@ -21,7 +21,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=true $(BIN)/mypy community_os members
+	DEBUG=true $(BIN)/mypy community_os members engagement
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

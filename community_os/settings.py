@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "template_partials",
     "community_os",
     "members",
+    "engagement",
 ]
 
 MIDDLEWARE = [

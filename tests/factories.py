@@ -60,3 +60,18 @@ class IdentityFactory(factory.django.DjangoModelFactory):
     community = factory.SelfAttribute("member.community")
     source = "csv"
     external_id = factory.Sequence(lambda n: f"ext-{n}")
+
+
+class ActivityFactory(factory.django.DjangoModelFactory):
+    """An activity of a default kind (`kind_slug`), by default a message."""
+
+    class Meta:
+        model = "engagement.Activity"
+        exclude = ["kind_slug"]
+
+    member = factory.SubFactory(MemberFactory)
+    community = factory.SelfAttribute("member.community")
+    kind_slug = "message"
+    kind = factory.LazyAttribute(lambda a: a.community.activity_kinds.get(slug=a.kind_slug))
+    occurred_at = factory.Faker("date_time_between", start_date="-1y", end_date="now", tzinfo=UTC)
+    source = "test"

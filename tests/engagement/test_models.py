@@ -1,0 +1,27 @@
+import pytest
+
+from engagement.models import DEFAULT_KINDS, ActivityKind
+from tests.factories import CommunityFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_community_gets_the_default_kinds():
+    community = CommunityFactory()
+    kinds = {
+        k.slug: (k.weight, k.daily_cap, k.initiated)
+        for k in ActivityKind.objects.for_community(community)
+    }
+    assert len(kinds) == 11
+    assert kinds["post"] == (3, 10, True)
+    assert kinds["reaction_received"] == (0.25, 50, False)
+    assert kinds == {k.slug: (k.weight, k.daily_cap, k.initiated) for k in DEFAULT_KINDS}
+
+
+def test_create_defaults_only_adds_missing_kinds():
+    community = CommunityFactory()
+    ActivityKind.objects.filter(community=community, slug="post").update(weight=7)
+    ActivityKind.objects.filter(community=community, slug="reply").delete()
+    ActivityKind.objects.create_defaults(community)
+    assert ActivityKind.objects.get(community=community, slug="post").weight == 7
+    assert ActivityKind.objects.filter(community=community, slug="reply").exists()
