@@ -34,8 +34,10 @@ def browser():
     executable = _chromium_path()
     if not executable:
         pytest.skip("no Chromium found: install it (apt-get install chromium) or set CHROMIUM_PATH")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # The CI machine has two cores shared with the live server: be patient, not flaky.
+    expect.set_options(timeout=10_000)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield browser
