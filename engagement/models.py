@@ -41,17 +41,19 @@ class ActivityKindQuerySet(models.QuerySet["ActivityKind"]):
     def create_defaults(self, community: Community) -> None:
         """Add the default kinds the community does not have yet."""
         existing = set(self.for_community(community).values_list("slug", flat=True))
-        self.bulk_create(
-            ActivityKind(
-                community=community,
-                slug=kind.slug,
-                label=kind.label,
-                weight=kind.weight,
-                daily_cap=kind.daily_cap,
-                initiated=kind.initiated,
-            )
-            for kind in DEFAULT_KINDS
-            if kind.slug not in existing
+        ActivityKind.objects.bulk_create(
+            [
+                ActivityKind(
+                    community=community,
+                    slug=kind.slug,
+                    label=kind.label,
+                    weight=kind.weight,
+                    daily_cap=kind.daily_cap,
+                    initiated=kind.initiated,
+                )
+                for kind in DEFAULT_KINDS
+                if kind.slug not in existing
+            ]
         )
 
 

@@ -46,14 +46,3 @@ class MemberFilter(django_filters.FilterSet):
                 | Q(job_title__icontains=word)
             )
         return queryset
-
-    @property
-    def active_filters(self) -> list[str]:
-        """The names of filters the user has set (besides search), for the 'clear' link."""
-        if not self.is_bound or not self.form.is_valid():
-            return []
-        return [
-            name
-            for name, value in self.form.cleaned_data.items()
-            if name != "q" and value not in (None, "", slice(None, None))
-        ]

@@ -11,6 +11,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -58,6 +59,8 @@ class Page:
 def encode_cursor(value: Any, pk: int) -> str:
     if isinstance(value, datetime):
         value = {"dt": value.isoformat()}
+    elif isinstance(value, Decimal):
+        value = {"dec": str(value)}
     raw = json.dumps([value, pk], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -67,10 +70,12 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, pk = json.loads(raw)
         if isinstance(value, dict):
-            value = datetime.fromisoformat(value["dt"])
-        if not isinstance(pk, int) or not (value is None or isinstance(value, (str, datetime))):
+            value = datetime.fromisoformat(value["dt"]) if "dt" in value else Decimal(value["dec"])
+        if not isinstance(pk, int) or not (
+            value is None or isinstance(value, (str, datetime, Decimal))
+        ):
             raise BadCursor(cursor)
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError, KeyError, ArithmeticError) as error:
         raise BadCursor(cursor) from error
     return value, pk
 

@@ -4,7 +4,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
+from django_filters import FilterSet
 
+from . import table
 from .access import CommunityRequest, community_view, get_member_for_request
 from .filters import MemberFilter
 from .forms import MemberImportForm
@@ -12,7 +14,6 @@ from .importing import COLUMNS, ImportFileError, import_members
 from .models import Community, CommunityRole, Member
 from .paging import BadCursor, Sort, paginate
 
-SORTABLE = ("name", "company_name", "job_title", "city", "country", "joined_at", "last_seen_at")
 DEFAULT_SORT = "-joined_at"
 
 
@@ -33,33 +34,44 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @vary_on_headers("HX-Request")
 def member_list(request: CommunityRequest) -> HttpResponse:
-    community = request.community
-    member_filter = MemberFilter(
-        request.GET, queryset=Member.objects.for_community(community), request=request
+    shown = table.columns()
+    queryset = table.annotate(Member.objects.for_community(request.community))
+    filtersets: list[FilterSet] = [MemberFilter(request.GET, queryset=queryset, request=request)]
+    extension_filters = []  # (template, filterset) for the Filters panel
+    for extension in table.extensions():
+        if extension.filterset_class is None:
+            continue
+        filterset = extension.filterset_class(
+            request.GET, queryset=filtersets[-1].qs, request=request
+        )
+        filtersets.append(filterset)
+        extension_filters.append((extension.filter_template, filterset))
+    matching = filtersets[-1].qs
+    sort = Sort.parse(
+        request.GET.get("sort", DEFAULT_SORT), tuple(c.key for c in shown), DEFAULT_SORT
     )
-    sort = Sort.parse(request.GET.get("sort", DEFAULT_SORT), SORTABLE, DEFAULT_SORT)
+    size, cap = settings.MEMBERS_PAGE_SIZE, settings.MEMBERS_COUNT_CAP
     try:
         page = paginate(
-            member_filter.qs,
+            matching,
             sort,
             after=request.GET.get("after"),
             before=request.GET.get("before"),
-            size=settings.MEMBERS_PAGE_SIZE,
-            count_cap=settings.MEMBERS_COUNT_CAP,
+            size=size,
+            count_cap=cap,
         )
     except BadCursor:
         # A mangled paging link: start again from the first page.
-        page = paginate(
-            member_filter.qs,
-            sort,
-            size=settings.MEMBERS_PAGE_SIZE,
-            count_cap=settings.MEMBERS_COUNT_CAP,
-        )
+        page = paginate(matching, sort, size=size, count_cap=cap)
     context = {
-        "filter": member_filter,
+        "filter": filtersets[0],
+        "filter_errors": [error for f in filtersets for error in _errors(f)],
+        "active_filter_count": sum(len(_active(f)) for f in filtersets),
+        "extension_filters": extension_filters,
         "page": page,
+        "rows": table.rows(page.rows, shown),
         "sort": sort,
-        "columns": _columns(sort),
+        "headers": _headers(shown, sort),
         "query": _query_without(request, "after", "before"),
         "query_unsorted": _query_without(request, "after", "before", "sort"),
     }
@@ -69,33 +81,40 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _columns(sort: Sort) -> list[dict]:
-    labels = {
-        "name": "Name",
-        "company_name": "Company",
-        "job_title": "Job title",
-        "city": "City",
-        "country": "Country",
-        "joined_at": "Joined",
-        "last_seen_at": "Last seen",
-    }
-    columns = []
-    for field, label in labels.items():
-        active = sort.field == field
-        # Dates sort newest first on the first click; text sorts A to Z.
-        first = f"-{field}" if field.endswith("_at") else field
-        flipped = f"{field}" if sort.descending else f"-{field}"
-        columns.append(
+def _errors(filterset: FilterSet) -> list[str]:
+    return [
+        f"{filterset.form.fields[name].label}: {' '.join(errors)}"
+        for name, errors in filterset.form.errors.items()
+    ]
+
+
+def _active(filterset: FilterSet) -> list[str]:
+    """The filters the user has set (besides search), for the badge on the Filters panel."""
+    if not filterset.form.is_valid():
+        return []
+    return [
+        name
+        for name, value in filterset.form.cleaned_data.items()
+        if name != "q" and value not in (None, "", slice(None, None))
+    ]
+
+
+def _headers(shown: tuple[table.Column, ...], sort: Sort) -> list[dict]:
+    headers = []
+    for column in shown:
+        active = sort.field == column.key
+        first = f"-{column.key}" if column.descending_first else column.key
+        flipped = column.key if sort.descending else f"-{column.key}"
+        headers.append(
             {
-                "field": field,
-                "label": label,
+                "column": column,
                 "sort_param": flipped if active else first,
                 "aria_sort": ("descending" if sort.descending else "ascending")
                 if active
                 else "none",
             }
         )
-    return columns
+    return headers
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:

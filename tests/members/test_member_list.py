@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -204,6 +205,7 @@ def test_cursor_round_trip():
     assert decode_cursor(encode_cursor(when, 7)) == (when, 7)
     assert decode_cursor(encode_cursor("O'Brien", 8)) == ("O'Brien", 8)
     assert decode_cursor(encode_cursor(None, 9)) == (None, 9)
+    assert decode_cursor(encode_cursor(Decimal("1.25"), 10)) == (Decimal("1.25"), 10)
 
 
 def test_table_query_count_does_not_grow_with_rows(alice_client, community):

@@ -1,0 +1,87 @@
+"""The community table: its columns, and how higher apps add theirs.
+
+`members` never imports `engagement` or `segments` (dependencies point one way), so those apps
+register a `TableExtension` in their `AppConfig.ready()`: columns to show and sort by, the
+annotations those columns read, a FilterSet of their own, and a template for the filter panel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import django_filters
+from django.db.models import QuerySet
+
+CellKind = Literal["person", "text", "date", "since", "score"]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the sort parameter, and the row's attribute: a field or an annotation
+    label: str
+    kind: CellKind = "text"
+
+    @property
+    def descending_first(self) -> bool:
+        """Dates and scores sort newest/highest first on the first click; text A to Z."""
+        return self.kind in ("date", "since", "score")
+
+
+@dataclass(frozen=True)
+class Cell:
+    column: Column
+    value: Any
+
+
+@dataclass(frozen=True)
+class Row:
+    member: Any
+    cells: list[Cell]
+
+
+class TableExtension:
+    columns: tuple[Column, ...] = ()
+    filterset_class: type[django_filters.FilterSet] | None = None
+    filter_template: str = ""  # included in the Filters panel, with `filters` in context
+
+    def annotate(self, queryset: QuerySet) -> QuerySet:
+        return queryset
+
+
+BASE_COLUMNS = (
+    Column("name", "Name", "person"),
+    Column("company_name", "Company"),
+    Column("job_title", "Job title"),
+    Column("city", "City"),
+    Column("country", "Country"),
+    Column("joined_at", "Joined", "date"),
+    Column("last_seen_at", "Last seen", "since"),
+)
+
+_extensions: list[TableExtension] = []
+
+
+def register(extension: TableExtension) -> None:
+    _extensions.append(extension)
+
+
+def extensions() -> tuple[TableExtension, ...]:
+    return tuple(_extensions)
+
+
+def columns() -> tuple[Column, ...]:
+    return BASE_COLUMNS + tuple(c for e in _extensions for c in e.columns)
+
+
+def annotate(queryset: QuerySet) -> QuerySet:
+    for extension in _extensions:
+        queryset = extension.annotate(queryset)
+    return queryset
+
+
+def rows(members: list, shown: tuple[Column, ...]) -> list[Row]:
+    return [
+        Row(member, [Cell(column, getattr(member, column.key)) for column in shown])
+        for member in members
+    ]
