@@ -4,6 +4,7 @@ Every variable is documented in README.md and `.env.example`.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -165,8 +166,19 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Engagement scores of every community are recomputed this often.
+SCORING_INTERVAL_MINUTES = env.int("SCORING_INTERVAL_MINUTES", default=60)
+if SCORING_INTERVAL_MINUTES < 1:
+    raise ImproperlyConfigured("SCORING_INTERVAL_MINUTES must be at least 1.")
 # Periodic jobs join this schedule as the apps that own them land; each sets `expires`.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "score-all-communities": {
+        "task": "engagement.tasks.score_all_communities",
+        "schedule": timedelta(minutes=SCORING_INTERVAL_MINUTES),
+        # A sweep still queued when the next one is due is dropped.
+        "options": {"expires": SCORING_INTERVAL_MINUTES * 60},
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,3 +1,6 @@
+import math
+
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -10,3 +13,16 @@ from .models import ActivityKind
 def give_new_community_default_kinds(sender, instance: Community, created: bool, **kwargs) -> None:
     if created:
         ActivityKind.objects.create_defaults(instance)
+
+
+@receiver(connection_created, dispatch_uid="engagement_sqlite_math")
+def register_sqlite_math(sender, connection, **kwargs) -> None:
+    """Scoring (engagement/scoring.py) needs power() and log10(), which SQLite may lack.
+
+    Registered on every SQLite connection, deterministic, and the same libm calls PostgreSQL
+    makes, so both databases compute the same doubles.
+    """
+    if connection.vendor == "sqlite":
+        raw = connection.connection
+        raw.create_function("power", 2, math.pow, deterministic=True)
+        raw.create_function("log10", 1, math.log10, deterministic=True)

@@ -8,12 +8,9 @@ a whole (empty, not UTF-8, no usable header) raise `ImportFileError`.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 from typing import IO, Any
@@ -25,7 +22,20 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from engagement.services import update_last_seen
+
+from .csv_import import (
+    ImportFileError,
+    ImportReport,
+    numbered_records,
+    open_csv,
+    parse_datetime,
+    quote,
+    read_header,
+)
 from .models import Community, Identity, Member
+
+__all__ = ["COLUMNS", "ImportFileError", "ImportReport", "import_members"]
 
 # The accepted columns, in the order the Imports page explains them.
 COLUMNS: dict[str, str] = {
@@ -48,46 +58,6 @@ DEFAULT_SOURCE = "csv"
 CHUNK_SIZE = 1000
 
 
-class ImportFileError(Exception):
-    """The file cannot be read as a members CSV at all; nothing was written."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-@dataclass
-class ImportReport:
-    rows_read: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    rolled_back: bool = False  # An invalid row stopped the whole import.
-
-    def add_error(self, line: int, message: str) -> None:
-        self.errors.append(RowError(line, message))
-        self.skipped += 1
-
-    def discard_writes(self) -> None:
-        """The import was rolled back: every row counts as skipped."""
-        self.rolled_back = True
-        self.created = self.updated = 0
-        self.skipped = self.rows_read
-
-    def summary(self) -> str:
-        rows = "row" if self.rows_read == 1 else "rows"
-        return (
-            f"Read {self.rows_read} {rows}: {self.created} created, {self.updated} updated, "
-            f"{self.skipped} skipped."
-        )
-
-
 def import_members(
     *, community: Community, file: IO[bytes], skip_invalid: bool = False
 ) -> ImportReport:
@@ -98,21 +68,18 @@ def import_members(
     file are written; any column we do not know lands in `attributes`.
     """
     report = ImportReport()
-    # utf-8-sig drops a byte-order mark; newline="" lets csv handle quoted line breaks.
-    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-    try:
-        with transaction.atomic():
-            reader = csv.reader(text)
-            header = _read_header(reader)
-            writer = _ChunkWriter(community, header, report)
-            for row in _valid_rows(reader, header, report):
-                writer.add(row)
-            writer.flush()
-            if report.errors and not skip_invalid:
-                transaction.set_rollback(True)
-                report.discard_writes()
-    finally:
-        text.detach()  # Leave the caller's file open.
+    with open_csv(file) as reader, transaction.atomic():
+        header = _read_header(reader)
+        writer = _ChunkWriter(community, header, report)
+        for row in _valid_rows(reader, header, report):
+            writer.add(row)
+        writer.flush()
+        if report.errors and not skip_invalid:
+            transaction.set_rollback(True)
+            report.discard_writes()
+        elif "last_seen_at" in header.columns:
+            # The file may have set an older last_seen_at than the member's own activity.
+            update_last_seen(community, writer.updated_ids)
     report.errors.sort(key=lambda error: error.line)
     return report
 
@@ -148,7 +115,7 @@ class _Row:
     @property
     def identity_label(self) -> str:
         source, external_id = self.identity or ("", "")
-        return f"{source} external_id {_quote(external_id)}"
+        return f"{source} external_id {quote(external_id)}"
 
     def apply_to(self, member: Member) -> None:
         for name, value in self.values.items():
@@ -159,18 +126,8 @@ class _Row:
             member.attributes = {key: value for key, value in merged.items() if value != ""}
 
 
-def _read_header(reader: Iterator[list[str]]) -> _Header:
-    cells = next(_records(reader), None)
-    if cells is None:
-        raise ImportFileError("The file is empty: expected a header row naming the columns.")
-    columns = tuple(_column_name(cell) for cell in cells)
-    seen: set[str] = set()
-    for position, column in enumerate(columns, start=1):
-        if not column:
-            raise ImportFileError(f"Column {position} of the header (line 1) has no name.")
-        if column.lower() in seen:
-            raise ImportFileError(f'The header (line 1) names the column "{column}" twice.')
-        seen.add(column.lower())
+def _read_header(reader: Any) -> _Header:
+    columns = read_header(reader, COLUMNS)
     if "name" not in columns and "email" not in columns:
         raise ImportFileError(
             "The first line must be a header naming the columns, with at least a name or an "
@@ -179,34 +136,11 @@ def _read_header(reader: Iterator[list[str]]) -> _Header:
     return _Header(columns)
 
 
-def _column_name(cell: str) -> str:
-    name = cell.strip()
-    return name.lower() if name.lower() in COLUMNS else name
-
-
-def _records(reader: Any) -> Iterator[list[str]]:
-    """The reader's rows, turning undecodable or malformed input into an `ImportFileError`."""
-    try:
-        yield from reader
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"The file is not UTF-8 text (undecodable bytes near line {reader.line_num + 1}). "
-            'Save it as "CSV UTF-8" and try again.'
-        ) from exc
-    except csv.Error as exc:
-        raise ImportFileError(f"line {reader.line_num}: the CSV is malformed ({exc}).") from exc
-
-
 def _valid_rows(reader: Any, header: _Header, report: ImportReport) -> Iterator[_Row]:
     """Parse each data row; report the invalid ones and yield the rest."""
     seen_identities: dict[tuple[str, str], int] = {}
     seen_emails: dict[str, int] = {}
-    end = reader.line_num
-    for cells in _records(reader):
-        # A record can span several physical lines; report the one it starts on.
-        line, end = end + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue  # Blank lines, and spreadsheets' trailing ",,,," rows, are not rows.
+    for line, cells in numbered_records(reader):
         report.rows_read += 1
         row, problems = _parse_row(cells, line, header)
         if row is not None:
@@ -240,7 +174,7 @@ def _parse_row(cells: list[str], line: int, header: _Header) -> tuple[_Row | Non
 
 def _clean(column: str, value: str) -> Any:
     if column in DATE_FIELDS:
-        return _parse_date(column, value)
+        return parse_datetime(column, value)
     max_length = _max_length(column)
     if max_length and len(value) > max_length:
         raise ValueError(f"{column} is longer than {max_length} characters")
@@ -248,26 +182,13 @@ def _clean(column: str, value: str) -> Any:
         try:
             validate_email(value)
         except ValidationError:
-            raise ValueError(f"email {_quote(value)} is not a valid email address") from None
+            raise ValueError(f"email {quote(value)} is not a valid email address") from None
     return value
 
 
 def _max_length(column: str) -> int | None:
     model = Identity if column in ("source", "external_id") else Member
     return getattr(model._meta.get_field(column), "max_length", None)
-
-
-def _parse_date(column: str, value: str) -> datetime | None:
-    """An ISO 8601 date or date-time; no offset means UTC. Empty means unknown."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)  # A date alone gives midnight.
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{column} {_quote(value)} is not an ISO 8601 date or date-time") from None
 
 
 def _identity(source: str, external_id: str, problems: list[str]) -> tuple[str, str] | None:
@@ -290,12 +211,8 @@ def _duplicate_problems(
     if row.email_key:
         earlier = seen_emails.setdefault(row.email_key, row.line)
         if earlier != row.line:
-            problems.append(f"email {_quote(row.values['email'])} repeats line {earlier}")
+            problems.append(f"email {quote(row.values['email'])} repeats line {earlier}")
     return problems
-
-
-def _quote(value: str, limit: int = 60) -> str:
-    return f'"{value[:limit]}…"' if len(value) > limit else f'"{value}"'
 
 
 # Writing ------------------------------------------------------------------------------------
@@ -313,6 +230,7 @@ class _ChunkWriter:
         self.pending: list[_Row] = []
         # Existing members this import has updated, with the line that did it.
         self.claimed: dict[int, int] = {}
+        self.updated_ids: list[int] = []  # Existing members this import wrote to.
 
     def add(self, row: _Row) -> None:
         self.pending.append(row)
@@ -351,6 +269,7 @@ class _ChunkWriter:
         Identity.objects.bulk_create(identities)
         self.report.created += len(created)
         self.report.updated += len(updated)
+        self.updated_ids += [member.pk for member in updated]
 
     def _match(
         self, row: _Row, by_identity: dict[tuple[str, str], Member], by_email: dict[str, Member]
@@ -363,7 +282,7 @@ class _ChunkWriter:
         elif holder is not None and holder.pk != member.pk:
             self.report.add_error(
                 row.line,
-                f"email {_quote(row.values['email'])} belongs to another member than "
+                f"email {quote(row.values['email'])} belongs to another member than "
                 f"{row.identity_label}",
             )
             return None

@@ -1,0 +1,32 @@
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from engagement.stackexchange import StackExchangeError, import_stackexchange
+from members.models import Community
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a Stack Exchange data dump folder (Users.xml, Posts.xml, Comments.xml, "
+        "Votes.xml): users as members, posts, comments and votes as activities. Importing the "
+        "same dump again changes nothing."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slug", help="The community's slug")
+        parser.add_argument("directory", type=Path, help="The dump folder of one site")
+
+    def handle(self, *args, slug: str, directory: Path, **options) -> None:
+        community = Community.objects.filter(slug=slug).first()
+        if community is None:
+            raise CommandError(f'No community with the slug "{slug}".')
+        started = time.monotonic()
+        try:
+            report = import_stackexchange(community=community, directory=directory)
+        except OSError as exc:
+            raise CommandError(f"Cannot read {directory}: {exc}. Nothing was imported.") from None
+        except StackExchangeError as exc:
+            raise CommandError(f"{exc} Nothing was imported.") from None
+        self.stdout.write(f"{report.summary()} ({time.monotonic() - started:.1f} s)")

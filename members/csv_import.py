@@ -1,0 +1,133 @@
+"""What every CSV importer shares (DESIGN §8): the report, file-level and row errors, reading the
+header, numbering records by the physical line they start on, and parsing ISO 8601 dates.
+
+An importer opens the caller's binary file with `open_csv`, reads the header with `read_header`,
+then walks `numbered_records`; problems with the file as a whole raise `ImportFileError`, problems
+with one row go into the `ImportReport` as `RowError`s.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+
+
+class ImportFileError(Exception):
+    """The file cannot be read as a CSV of the expected kind at all; nothing was written."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    rows_read: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0  # Rows that were already imported (activities with a known external_id).
+    skipped: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rolled_back: bool = False  # An invalid row stopped the whole import.
+
+    def add_error(self, line: int, message: str) -> None:
+        self.errors.append(RowError(line, message))
+        self.skipped += 1
+
+    def discard_writes(self) -> None:
+        """The import was rolled back: every row counts as skipped."""
+        self.rolled_back = True
+        self.created = self.updated = self.unchanged = 0
+        self.skipped = self.rows_read
+
+    def summary(self) -> str:
+        rows = "row" if self.rows_read == 1 else "rows"
+        unchanged = f"{self.unchanged} unchanged, " if self.unchanged else ""
+        return (
+            f"Read {self.rows_read} {rows}: {self.created} created, {self.updated} updated, "
+            f"{unchanged}{self.skipped} skipped."
+        )
+
+
+@contextmanager
+def open_csv(file: IO[bytes]) -> Iterator[Any]:
+    """A csv reader over the caller's binary file, which stays open afterwards."""
+    # utf-8-sig drops a byte-order mark; newline="" lets csv handle quoted line breaks.
+    text = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+    try:
+        yield csv.reader(text)
+    finally:
+        text.detach()  # Leave the caller's file open.
+
+
+def read_header(reader: Any, known_columns: Iterable[str]) -> tuple[str, ...]:
+    """The header's column names: known ones lower-cased, others as written (stripped)."""
+    cells = next(records(reader), None)
+    if cells is None:
+        raise ImportFileError("The file is empty: expected a header row naming the columns.")
+    known = set(known_columns)
+    columns = tuple(
+        cell.strip().lower() if cell.strip().lower() in known else cell.strip() for cell in cells
+    )
+    seen: set[str] = set()
+    for position, column in enumerate(columns, start=1):
+        if not column:
+            raise ImportFileError(f"Column {position} of the header (line 1) has no name.")
+        if column.lower() in seen:
+            raise ImportFileError(f'The header (line 1) names the column "{column}" twice.')
+        seen.add(column.lower())
+    return columns
+
+
+def records(reader: Any) -> Iterator[list[str]]:
+    """The reader's rows, turning undecodable or malformed input into an `ImportFileError`."""
+    try:
+        yield from reader
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"The file is not UTF-8 text (undecodable bytes near line {reader.line_num + 1}). "
+            'Save it as "CSV UTF-8" and try again.'
+        ) from exc
+    except csv.Error as exc:
+        raise ImportFileError(f"line {reader.line_num}: the CSV is malformed ({exc}).") from exc
+
+
+def numbered_records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """The data rows after the header with the line each starts on; blank rows left out."""
+    end = reader.line_num
+    for cells in records(reader):
+        # A record can span several physical lines; report the one it starts on.
+        line, end = end + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # Blank lines, and spreadsheets' trailing ",,,," rows, are not rows.
+        yield line, cells
+
+
+def parse_datetime(column: str, value: str) -> datetime | None:
+    """An ISO 8601 date or date-time; no offset means UTC. Empty means unknown.
+
+    Raises ValueError with a message naming the column and the value.
+    """
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)  # A date alone gives midnight.
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{column} {quote(value)} is not an ISO 8601 date or date-time") from None
+
+
+def quote(value: str, limit: int = 60) -> str:
+    return f'"{value[:limit]}…"' if len(value) > limit else f'"{value}"'

@@ -1,0 +1,305 @@
+"""The activities CSV importer and its command (DESIGN §8 "Activities CSV", §5 "Last Seen")."""
+
+import io
+from datetime import UTC, datetime
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.management import get_commands, load_command_class
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from engagement import importing
+from engagement.importing import ImportFileError, import_activities
+from engagement.models import Activity
+from members.models import Member
+from tests.factories import ActivityFactory, IdentityFactory, MemberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run(community, text, *, skip_invalid=False):
+    file = io.BytesIO(text.encode())
+    return import_activities(community=community, file=file, skip_invalid=skip_invalid)
+
+
+def messages(report):
+    return [str(error) for error in report.errors]
+
+
+def run_from_argv(*argv):
+    """Run a command as `manage.py` does; return its exit status, stdout and stderr."""
+    out, err = StringIO(), StringIO()
+    status = 0
+    with (
+        mock.patch("django.core.management.base.connections.close_all"),
+        mock.patch("sys.stdout", out),
+        mock.patch("sys.stderr", err),
+    ):
+        command = load_command_class(get_commands()[argv[0]], argv[0])
+        try:
+            command.run_from_argv(["manage.py", *argv])
+        except SystemExit as exc:
+            status = exc.code
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def ann(community):
+    member = MemberFactory(community=community, name="Ann", email="ann@example.org")
+    IdentityFactory(member=member, source="slack", external_id="U1")
+    return member
+
+
+@pytest.fixture
+def bo(community):
+    return MemberFactory(community=community, name="Bo", email="Bo@Example.org")
+
+
+GOOD = (
+    "\ufeffoccurred_at,kind,source,member_external_id,member_email,external_id,channel,title,url\n"
+    "2026-05-01T10:00:00Z,message,slack,U1,,m1,#general,Hello,https://example.org/m1\n"
+    "2026-05-02,post,,,bo@example.org,,,Ideas,\n"
+    "2026-05-03T08:30:00+02:00,reaction_received,slack,U1,,m2,,,\n"
+)
+
+
+def test_a_good_file_creates_activities_with_exact_values(community, ann, bo):
+    report = run(community, GOOD)
+
+    assert (report.rows_read, report.created, report.unchanged, report.skipped) == (3, 3, 0, 0)
+    assert report.errors == []
+    message = Activity.objects.get(community=community, external_id="m1")
+    assert (message.member, message.kind.slug, message.source) == (ann, "message", "slack")
+    assert message.occurred_at == datetime(2026, 5, 1, 10, tzinfo=UTC)
+    assert (message.channel, message.title, message.url) == (
+        "#general",
+        "Hello",
+        "https://example.org/m1",
+    )
+    post = Activity.objects.get(community=community, kind__slug="post")
+    # Matched by email case-insensitively; no source given means "csv".
+    assert (post.member, post.source, post.external_id) == (bo, "csv", "")
+    assert post.occurred_at == datetime(2026, 5, 2, tzinfo=UTC)
+    received = Activity.objects.get(community=community, external_id="m2")
+    assert received.occurred_at == datetime(2026, 5, 3, 6, 30, tzinfo=UTC)
+
+
+def unknown_kind_on_line_12():
+    rows = [f"slack,U1,message,2026-05-{day:02d}T12:00:00,a{day}\n" for day in range(1, 12)]
+    rows[10] = "slack,U1,posted,2026-05-11T12:00:00,a11\n"  # Line 12: header + 10 rows before.
+    rows.append("slack,U1,reply,2026-05-12T12:00:00,a12\n")
+    return "source,member_external_id,kind,occurred_at,external_id\n" + "".join(rows)
+
+
+def test_an_unknown_kind_on_line_12_exits_1_names_line_12_and_writes_nothing(
+    community, ann, tmp_path
+):
+    path = tmp_path / "activities.csv"
+    path.write_text(unknown_kind_on_line_12())
+
+    status, out, err = run_from_argv("import_activities", "acme", str(path))
+
+    assert status == 1
+    assert err.splitlines()[0].startswith('line 12: unknown kind "posted"; known kinds: ')
+    assert "answer_accepted" in err.splitlines()[0]
+    assert "1 invalid row; nothing was imported" in err
+    assert "Read 12 rows: 0 created, 0 updated, 12 skipped." in out
+    assert not Activity.objects.exists()
+    ann.refresh_from_db()
+    assert ann.last_seen_at is None
+
+
+def test_skip_invalid_writes_the_good_rows(community, ann, tmp_path):
+    path = tmp_path / "activities.csv"
+    path.write_text(unknown_kind_on_line_12())
+
+    status, out, err = run_from_argv("import_activities", "acme", str(path), "--skip-invalid")
+
+    assert status == 1
+    assert err.splitlines()[0].startswith("line 12: unknown kind")
+    assert "Read 12 rows: 11 created, 0 updated, 1 skipped." in out
+    assert Activity.objects.filter(community=community, member=ann).count() == 11
+    assert not Activity.objects.filter(external_id="a11").exists()
+
+
+def test_the_command_succeeds_on_a_good_file(community, ann, bo, tmp_path):
+    path = tmp_path / "activities.csv"
+    path.write_text(GOOD, encoding="utf-8")
+
+    status, out, err = run_from_argv("import_activities", "acme", str(path))
+
+    assert (status, err) == (0, "")
+    assert out.strip() == "Read 3 rows: 3 created, 0 updated, 0 skipped."
+
+
+def test_unknown_members_are_row_errors(community, ann, other_community):
+    stranger = MemberFactory(community=other_community, email="stranger@example.org")
+    IdentityFactory(member=stranger, source="slack", external_id="U9")
+    text = (
+        "source,member_external_id,member_email,kind,occurred_at\n"
+        "slack,U1,,message,2026-05-01\n"
+        "slack,U9,,message,2026-05-01\n"
+        ",,stranger@example.org,message,2026-05-01\n"
+        "discourse,U1,,message,2026-05-01\n"
+    )
+
+    report = run(community, text)
+
+    assert messages(report) == [
+        'line 3: unknown member: no slack member_external_id "U9"',
+        'line 4: unknown member: no member_email "stranger@example.org"',
+        'line 5: unknown member: no discourse member_external_id "U1"',
+    ]
+    assert report.rolled_back
+    assert not Activity.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("slack,U1,,2026-05-01,", "line 2: needs a kind"),
+        ("slack,U1,message,,", "line 2: needs an occurred_at"),
+        (
+            "slack,U1,message,yesterday,",
+            'line 2: occurred_at "yesterday" is not an ISO 8601 date or date-time',
+        ),
+        ("slack,,message,2026-05-01,", "line 2: needs a member_external_id or a member_email"),
+        ("slack,U1,message,2026-05-01", "line 2: has 4 cells but the header has 5"),
+        (f"slack,U1,message,2026-05-01,{'x' * 201}", "line 2: external_id is longer than 200"),
+    ],
+)
+def test_row_validation(community, ann, row, message):
+    report = run(community, f"source,member_external_id,kind,occurred_at,external_id\n{row}\n")
+
+    assert len(report.errors) == 1
+    assert messages(report)[0].startswith(message)
+
+
+def test_a_repeated_external_id_names_the_earlier_line(community, ann):
+    text = "member_email,kind,occurred_at,external_id\n" + (
+        "ann@example.org,message,2026-05-01,x\n" * 2
+    )
+
+    report = run(community, text)
+
+    assert messages(report) == ['line 3: csv external_id "x" repeats line 2']
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "The file is empty"),
+        (b"member_email,kind\nann@example.org,message\n", "missing: occurred_at"),
+        (b"kind,occurred_at\nmessage,2026-05-01\n", "missing: member_external_id or member_email"),
+        (b"member_email,kind,occurred_at,mood\n", "unknown columns: mood"),
+        ("member_email,kind,occurred_at\nJos\xe9\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_file_level_errors(community, data, message):
+    with pytest.raises(ImportFileError, match=message):
+        import_activities(community=community, file=io.BytesIO(data))
+
+
+def test_reimporting_the_same_file_changes_nothing(community, ann, bo):
+    run(community, GOOD)
+    before = list(Activity.objects.order_by("pk").values())
+
+    report = run(community, GOOD)
+
+    # The row without an external_id cannot be recognised, so it is added again.
+    assert (report.created, report.unchanged) == (1, 2)
+    assert list(Activity.objects.filter(external_id__gt="").order_by("pk").values()) == [
+        row for row in before if row["external_id"]
+    ]
+
+
+def test_reimporting_a_file_with_external_ids_only_changes_nothing(community, ann):
+    text = unknown_kind_on_line_12().replace("posted", "post")
+    run(community, text)
+    before = list(Activity.objects.order_by("pk").values())
+    ann.refresh_from_db()
+    seen = ann.last_seen_at
+
+    report = run(community, text)
+
+    assert (report.rows_read, report.created, report.unchanged) == (12, 0, 12)
+    assert report.summary() == "Read 12 rows: 0 created, 0 updated, 12 unchanged, 0 skipped."
+    assert list(Activity.objects.order_by("pk").values()) == before
+    ann.refresh_from_db()
+    assert ann.last_seen_at == seen
+
+
+def test_activities_are_matched_only_in_this_community(community, other_community, ann):
+    text = "source,member_external_id,kind,occurred_at,external_id\nslack,U1,message,2026-05-01,x\n"
+    ActivityFactory(
+        member=MemberFactory(community=other_community), source="slack", external_id="x"
+    )
+
+    assert run(community, text).created == 1
+
+
+def test_last_seen_moves_forward_for_initiated_kinds_only(community, ann, bo):
+    Member.objects.filter(pk=ann.pk).update(last_seen_at=datetime(2026, 4, 1, tzinfo=UTC))
+    text = (
+        "member_email,kind,occurred_at\n"
+        "ann@example.org,message,2026-05-01T09:00:00Z\n"
+        "ann@example.org,reply,2026-05-03T09:00:00Z\n"
+        "ann@example.org,reaction_received,2026-05-20T09:00:00Z\n"  # Received: not seen.
+        "bo@example.org,reaction_received,2026-05-20T09:00:00Z\n"
+    )
+
+    run(community, text)
+
+    ann.refresh_from_db()
+    bo.refresh_from_db()
+    assert ann.last_seen_at == datetime(2026, 5, 3, 9, tzinfo=UTC)
+    assert bo.last_seen_at is None
+
+
+def test_last_seen_never_moves_back(community, ann):
+    later = datetime(2026, 6, 1, tzinfo=UTC)
+    Member.objects.filter(pk=ann.pk).update(last_seen_at=later)
+
+    run(community, "member_email,kind,occurred_at\nann@example.org,post,2026-05-01\n")
+
+    ann.refresh_from_db()
+    assert ann.last_seen_at == later
+
+
+def test_last_seen_counts_earlier_activities_too(community, ann):
+    ActivityFactory(member=ann, kind_slug="post", occurred_at=datetime(2026, 5, 9, tzinfo=UTC))
+
+    run(community, "member_email,kind,occurred_at\nann@example.org,message,2026-05-01\n")
+
+    ann.refresh_from_db()
+    assert ann.last_seen_at == datetime(2026, 5, 9, tzinfo=UTC)
+
+
+def test_a_members_import_does_not_set_last_seen_before_the_newest_activity(community, ann):
+    from members.importing import import_members
+
+    ActivityFactory(member=ann, kind_slug="post", occurred_at=datetime(2026, 5, 9, tzinfo=UTC))
+    file = io.BytesIO(b"email,last_seen_at\nann@example.org,2026-01-01\n")
+
+    import_members(community=community, file=file)
+
+    ann.refresh_from_db()
+    assert ann.last_seen_at == datetime(2026, 5, 9, tzinfo=UTC)
+
+
+def test_queries_are_per_chunk_not_per_row(community, ann, monkeypatch):
+    monkeypatch.setattr(importing, "CHUNK_SIZE", 100)
+    rows = "".join(f"slack,U1,message,2026-05-01T00:{n % 60:02d}:00,e{n}\n" for n in range(300))
+    text = f"source,member_external_id,kind,occurred_at,external_id\n{rows}"
+
+    with CaptureQueriesContext(connection) as first:
+        assert run(community, text).created == 300
+    with CaptureQueriesContext(connection) as again:
+        assert run(community, text).unchanged == 300
+
+    # Per chunk of 100: members, stored external ids, an insert (SQLite splits it in batches of
+    # 999 parameters); plus the kinds, the last seen update and savepoints. Not 300 of anything.
+    assert len(first) <= 20
+    assert len(again) <= 15
