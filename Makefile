@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench bench-scoring
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,15 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=true $(BIN)/mypy community_os members engagement
+	DEBUG=true $(BIN)/mypy community_os members engagement demo
+
+# Benchmarks (bench/README.md): PostgreSQL only, e.g.
+#   make bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/communityos_bench
+#   make bench-scoring BENCH_ARGS="--members 10000"
+bench: bench-scoring
+
+bench-scoring: $(INSTALLED)
+	$(BIN)/python bench/scoring.py $(BENCH_ARGS)
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .

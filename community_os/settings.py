@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "community_os",
     "members",
     "engagement",
+    "demo",
 ]
 
 MIDDLEWARE = [

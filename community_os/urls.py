@@ -13,4 +13,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("c/<slug:slug>/", include("members.urls")),
+    path("c/<slug:slug>/engagement/", include("engagement.urls")),
 ]

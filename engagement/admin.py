@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Activity, ActivityKind, MemberScore
+from .models import Activity, ActivityKind, HealthSnapshot, MemberScore
 
 
 @admin.register(ActivityKind)
@@ -41,3 +41,20 @@ class MemberScoreAdmin(admin.ModelAdmin):
     list_select_related = ["member", "community"]
     readonly_fields = [f.name for f in MemberScore._meta.fields]
     show_full_result_count = False
+
+
+@admin.register(HealthSnapshot)
+class HealthSnapshotAdmin(admin.ModelAdmin):
+    """Written by scoring; read-only here."""
+
+    list_display = ["week", "community", "members", "super_users", "active", "inactive", "as_of"]
+    list_filter = ["community"]
+    date_hierarchy = "week"
+    list_select_related = ["community"]
+    readonly_fields = [f.name for f in HealthSnapshot._meta.fields]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

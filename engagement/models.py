@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from django.db import models
 
@@ -94,7 +96,9 @@ class ActivityQuerySet(models.QuerySet["Activity"]):
 class Activity(models.Model):
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="activities")
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="activities")
-    kind = models.ForeignKey(ActivityKind, on_delete=models.PROTECT, related_name="activities")
+    # RESTRICT, not PROTECT: a kind in use cannot be deleted alone, but deleting the community
+    # deletes its kinds and activities together.
+    kind = models.ForeignKey(ActivityKind, on_delete=models.RESTRICT, related_name="activities")
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=50, blank=True)
     external_id = models.CharField(
@@ -151,3 +155,95 @@ class MemberScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.member_id}: E {self.engagement}"
+
+
+# Community Health (DESIGN §5): who counts as a super user, active, or inactive member.
+SUPER_USER = models.Q(impact__gt=2)
+ACTIVE = models.Q(frequency__gt=1, recency__gt=1, impact__gt=1)
+INACTIVE = models.Q(frequency__lt=1, recency__lt=1, impact__lt=1)
+
+SCORES = ("frequency", "recency", "impact", "engagement")
+BUCKET_WIDTH = Decimal("0.5")
+BUCKET_COUNT = 6  # [0, 0.5), [0.5, 1), ..., [2.5, 3.00]
+
+
+def bucket_bounds() -> list[tuple[Decimal, Decimal]]:
+    """The histogram buckets as (low, high): low ≤ score < high, except the last takes 3.00."""
+    return [(BUCKET_WIDTH * i, BUCKET_WIDTH * (i + 1)) for i in range(BUCKET_COUNT)]
+
+
+def _in_bucket(field: str, index: int) -> models.Q:
+    low, high = bucket_bounds()[index]
+    upper = f"{field}__lte" if index == BUCKET_COUNT - 1 else f"{field}__lt"
+    return models.Q(**{f"{field}__gte": low, upper: high})
+
+
+class HealthSnapshotQuerySet(models.QuerySet["HealthSnapshot"]):
+    def for_community(self, community: Community) -> HealthSnapshotQuerySet:
+        return self.filter(community=community)
+
+    def record(self, community: Community, *, as_of: datetime) -> HealthSnapshot:
+        """Write the week's snapshot from the community's current scores, in one aggregate query.
+
+        The week is the Monday of `as_of`'s ISO week (UTC); a later scoring in the same week
+        overwrites the row.
+        """
+        counts = {
+            "members": models.Count("pk"),
+            "super_users": models.Count("pk", filter=SUPER_USER),
+            "active": models.Count("pk", filter=ACTIVE),
+            "inactive": models.Count("pk", filter=INACTIVE),
+        }
+        for field in SCORES:
+            for index in range(BUCKET_COUNT):
+                counts[f"{field}_{index}"] = models.Count("pk", filter=_in_bucket(field, index))
+        totals = MemberScore.objects.filter(community=community).aggregate(**counts)
+        distribution = {
+            field: [totals[f"{field}_{index}"] for index in range(BUCKET_COUNT)] for field in SCORES
+        }
+        as_of = as_of.astimezone(UTC)
+        snapshot, _ = HealthSnapshot.objects.update_or_create(
+            community=community,
+            week=as_of.date() - timedelta(days=as_of.weekday()),
+            defaults={
+                "as_of": as_of,
+                "members": totals["members"],
+                "super_users": totals["super_users"],
+                "active": totals["active"],
+                "inactive": totals["inactive"],
+                "distribution": distribution,
+            },
+        )
+        return snapshot
+
+
+class HealthSnapshot(models.Model):
+    """Community Health for one ISO week: the counts and score distributions of its last scoring."""
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="health_snapshots"
+    )
+    week = models.DateField(help_text="The Monday (UTC) of the ISO week.")
+    as_of = models.DateTimeField(help_text="The instant the scores were computed for.")
+    members = models.PositiveIntegerField()
+    super_users = models.PositiveIntegerField(help_text="Impact above 2.")
+    active = models.PositiveIntegerField(help_text="Frequency, Recency and Impact above 1.")
+    inactive = models.PositiveIntegerField(help_text="Frequency, Recency and Impact below 1.")
+    distribution = models.JSONField(
+        help_text="Per score, member counts in six buckets of 0.5 from 0 to 3 (3.00 in the last)."
+    )
+
+    objects = HealthSnapshotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["community", "week"]
+        constraints = [
+            models.UniqueConstraint(fields=["community", "week"], name="health_snapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.community_id} week of {self.week}"
+
+    def share(self, count: int) -> float:
+        """`count` as a fraction of the members (0 when there are none)."""
+        return count / self.members if self.members else 0.0

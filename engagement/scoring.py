@@ -27,12 +27,23 @@ from django.utils import timezone
 
 from members.models import Community
 
-from .models import MemberScore
+from .models import HealthSnapshot, MemberScore
 
 WINDOW = timedelta(days=365)
 FREQUENCY_DAYS = 90
 HALF_LIFE_DAYS = 90
 MICROS_PER_DAY = 86_400_000_000
+
+# Planner settings for the scoring transaction on PostgreSQL. Right after a bulk import the
+# tables have no statistics yet; the planner then takes the member table for a few rows and
+# nests the per-member aggregate inside a loop over members, re-aggregating every activity
+# once per member (minutes instead of seconds). A batch statement over whole tables never
+# wants a nested loop, nor JIT compilation, and sorts in memory rather than on disk.
+POSTGRES_SETTINGS = (
+    "SET LOCAL enable_nestloop = off",
+    "SET LOCAL jit = off",
+    "SET LOCAL work_mem = '64MB'",
+)
 
 
 def _round_ratio(numerator: str, denominator: str) -> str:
@@ -170,8 +181,14 @@ def score_community(community: Community, *, as_of: datetime | None = None) -> i
     if connection.vendor == "postgresql":
         params["as_of_date"] = as_of_date
         params["recent_start"] = as_of_date - timedelta(days=FREQUENCY_DAYS)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_score_sql(connection.vendor), params)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                for setting in POSTGRES_SETTINGS:
+                    cursor.execute(setting)
+            cursor.execute(_score_sql(connection.vendor), params)
+        # The week's Community Health, from the scores just written (DESIGN §5: kept weekly).
+        HealthSnapshot.objects.record(community, as_of=as_of)
     return MemberScore.objects.filter(community=community, as_of=as_of).count()
 
 

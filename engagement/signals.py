@@ -4,15 +4,23 @@ from django.db.backends.signals import connection_created
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from members.models import Community
+from members.models import Community, Member
+from members.signals import members_changed
 
 from .models import ActivityKind
+from .services import update_last_seen
 
 
 @receiver(post_save, sender=Community, dispatch_uid="engagement_default_kinds")
 def give_new_community_default_kinds(sender, instance: Community, created: bool, **kwargs) -> None:
     if created:
         ActivityKind.objects.create_defaults(instance)
+
+
+@receiver(members_changed, sender=Member, dispatch_uid="engagement_last_seen")
+def keep_last_seen_current(sender, community: Community, member_ids, **kwargs) -> None:
+    """An imported last_seen_at may be older than the member's own newest activity."""
+    update_last_seen(community, member_ids)
 
 
 @receiver(connection_created, dispatch_uid="engagement_sqlite_math")

@@ -22,8 +22,6 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from engagement.services import update_last_seen
-
 from .csv_import import (
     ImportFileError,
     ImportReport,
@@ -34,6 +32,7 @@ from .csv_import import (
     read_header,
 )
 from .models import Community, Identity, Member
+from .signals import members_changed
 
 __all__ = ["COLUMNS", "ImportFileError", "ImportReport", "import_members"]
 
@@ -77,9 +76,8 @@ def import_members(
         if report.errors and not skip_invalid:
             transaction.set_rollback(True)
             report.discard_writes()
-        elif "last_seen_at" in header.columns:
-            # The file may have set an older last_seen_at than the member's own activity.
-            update_last_seen(community, writer.updated_ids)
+        else:
+            members_changed.send(Member, community=community, member_ids=writer.written_ids)
     report.errors.sort(key=lambda error: error.line)
     return report
 
@@ -230,7 +228,7 @@ class _ChunkWriter:
         self.pending: list[_Row] = []
         # Existing members this import has updated, with the line that did it.
         self.claimed: dict[int, int] = {}
-        self.updated_ids: list[int] = []  # Existing members this import wrote to.
+        self.written_ids: list[int] = []  # Members this import created or updated.
 
     def add(self, row: _Row) -> None:
         self.pending.append(row)
@@ -269,7 +267,7 @@ class _ChunkWriter:
         Identity.objects.bulk_create(identities)
         self.report.created += len(created)
         self.report.updated += len(updated)
-        self.updated_ids += [member.pk for member in updated]
+        self.written_ids += [member.pk for member in created + updated]
 
     def _match(
         self, row: _Row, by_identity: dict[tuple[str, str], Member], by_email: dict[str, Member]

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
@@ -8,9 +9,10 @@ from django_filters import FilterSet
 
 from . import table
 from .access import CommunityRequest, community_view, get_member_for_request
+from .csv_import import ImportFileError
 from .filters import MemberFilter
-from .forms import MemberImportForm
-from .importing import COLUMNS, ImportFileError, import_members
+from .forms import ImportForm
+from .imports import get_importer, importers
 from .models import Community, CommunityRole, Member
 from .paging import BadCursor, Sort, paginate
 
@@ -140,23 +142,46 @@ def member_detail(request: CommunityRequest, pk: int) -> HttpResponse:
 @community_view
 @require_http_methods(["GET", "HEAD", "POST"])
 def imports(request: CommunityRequest) -> HttpResponse:
-    """Explain the members CSV; managers upload one and see what the import did."""
+    """Explain a CSV importer; managers upload a file and see what the import did.
+
+    The importers are those registered in members/imports.py (members, and the activities that
+    engagement registers); `?importer=<slug>` picks one, members by default.
+    """
+    importer = get_importer(request.GET.get("importer") or "members")
+    if importer is None:
+        raise Http404("No such importer.")
+    label = importer.file_label
     if request.method == "POST":
-        form = MemberImportForm(request.POST, request.FILES)
+        form = ImportForm(request.POST, request.FILES, file_label=label)
     else:
-        form = MemberImportForm()
+        form = ImportForm(file_label=label)
     report = None
     if form.is_valid():  # False for the unbound GET form.
         try:
-            report = import_members(
-                community=request.community,
-                file=form.cleaned_data["file"],
-                skip_invalid=form.cleaned_data["skip_invalid"],
-            )
+            with transaction.atomic():
+                report = importer.run(
+                    community=request.community,
+                    file=form.cleaned_data["file"],
+                    skip_invalid=form.cleaned_data["skip_invalid"],
+                )
+                if importer.after_import and not report.rolled_back:
+                    importer.after_import(request.community)
         except ImportFileError as exc:
             form.add_error("file", str(exc))
+    counts = (
+        [(name, getattr(report, attribute)) for name, attribute in importer.counts]
+        if report
+        else []
+    )
     return render(
         request,
         "members/imports.html",
-        {"form": form, "report": report, "columns": COLUMNS.items()},
+        {
+            "form": form,
+            "report": report,
+            "counts": counts,
+            "importer": importer,
+            "importers": importers(),
+            "columns": importer.columns.items(),
+        },
     )

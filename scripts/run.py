@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from members.demo_data import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
+from demo.demo_data import DEMO_PASSWORD, DEMO_USERNAME  # noqa: E402
 
 HOST, PORT = "127.0.0.1", 8000
 STOP_TIMEOUT = 10  # seconds a child gets to shut down before it is killed

@@ -1,7 +1,8 @@
 """The activities CSV importer and its command (DESIGN §8 "Activities CSV", §5 "Last Seen")."""
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from io import StringIO
 from unittest import mock
 
@@ -9,10 +10,11 @@ import pytest
 from django.core.management import get_commands, load_command_class
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from engagement import importing
 from engagement.importing import ImportFileError, import_activities
-from engagement.models import Activity
+from engagement.models import Activity, MemberScore
 from members.models import Member
 from tests.factories import ActivityFactory, IdentityFactory, MemberFactory
 
@@ -121,6 +123,9 @@ def test_skip_invalid_writes_the_good_rows(community, ann, tmp_path):
     assert err.splitlines()[0].startswith("line 12: unknown kind")
     assert "Read 12 rows: 11 created, 0 updated, 1 skipped." in out
     assert Activity.objects.filter(community=community, member=ann).count() == 11
+    # What was imported is scored, even though the command reports the skipped row.
+    assert "Scored 1 member" in out
+    assert MemberScore.objects.get(member=ann).impact_raw > 0
     assert not Activity.objects.filter(external_id="a11").exists()
 
 
@@ -131,7 +136,52 @@ def test_the_command_succeeds_on_a_good_file(community, ann, bo, tmp_path):
     status, out, err = run_from_argv("import_activities", "acme", str(path))
 
     assert (status, err) == (0, "")
+    # The community is scored right away: both members did too little, too long ago.
+    assert out.splitlines() == [
+        "Read 3 rows: 3 created, 0 updated, 0 skipped.",
+        "Scored 2 members: 0 super users, 0 active, 2 inactive.",
+    ]
+    scores = MemberScore.objects.filter(community=community)
+    assert set(scores.values_list("member", flat=True)) == {ann.pk, bo.pk}
+    assert scores.get(member=ann).impact_raw > 0
+    assert timezone.now() - scores.first().as_of < timedelta(minutes=1)
+
+
+def test_the_score_counts_what_was_just_imported(community, ann, tmp_path):
+    now = timezone.now().replace(microsecond=0)
+    rows = [f"slack,U1,reply,{(now - timedelta(days=d)).isoformat()}\n" for d in range(1, 31)]
+    path = tmp_path / "activities.csv"
+    path.write_text("source,member_external_id,kind,occurred_at\n" + "".join(rows))
+
+    status, out, _ = run_from_argv("import_activities", "acme", str(path))
+
+    assert status == 0
+    assert "Scored 1 member: 0 super users, 1 active, 0 inactive." in out
+    score = MemberScore.objects.get(member=ann)
+    assert (score.active_days_90, score.frequency, score.recency) == (30, Decimal("3.00"), 3)
+
+
+def test_no_score_skips_the_scoring(community, ann, bo, tmp_path):
+    path = tmp_path / "activities.csv"
+    path.write_text(GOOD, encoding="utf-8")
+
+    status, out, err = run_from_argv("import_activities", "acme", str(path), "--no-score")
+
+    assert (status, err) == (0, "")
     assert out.strip() == "Read 3 rows: 3 created, 0 updated, 0 skipped."
+    assert Activity.objects.filter(community=community).count() == 3
+    assert not MemberScore.objects.exists()
+
+
+def test_a_rolled_back_import_is_not_scored(community, ann, tmp_path):
+    path = tmp_path / "activities.csv"
+    path.write_text(unknown_kind_on_line_12())
+
+    status, out, _ = run_from_argv("import_activities", "acme", str(path))
+
+    assert status == 1
+    assert "Scored" not in out
+    assert not MemberScore.objects.exists()
 
 
 def test_unknown_members_are_row_errors(community, ann, other_community):

@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from engagement.models import Activity
+from engagement.models import Activity, MemberScore
 from members.models import Community, Identity, Member
 from tests.factories import CommunityFactory
 
@@ -125,6 +125,9 @@ def test_the_first_import_reports_what_it_created(db, beer, counts):
     total = sum(n for slug, n in counts.items() if slug != "members")
     assert f"Members: {counts['members']} created, 0 updated, 0 unchanged." in outputs[0]
     assert f"Activities: {total} created" in outputs[0]
+    # Then the community is scored at once.
+    assert f"Scored {counts['members']:,} members: " in outputs[0]
+    assert f"Scored {counts['members']:,} members: " in outputs[1]
 
 
 def test_a_second_import_changes_nothing(db, beer, counts):
@@ -336,3 +339,23 @@ def test_a_changed_dump_updates_members_in_place(db, tiny):
     assert "Activities: 0 created (none), 7 unchanged." in out.getvalue()
     assert Member.objects.get(community=community, name="Asker").location == "Bergen"
     assert Member.objects.filter(community=community).count() == 2
+
+
+def test_no_score_skips_the_scoring(db, tmp_path):
+    community = CommunityFactory(name="Tiny", slug="tiny")
+    (tmp_path / "Users.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<users>\n'
+        '  <row Id="5" DisplayName="Ann" CreationDate="2024-01-01T00:00:00.000" />\n</users>\n'
+    )
+    for name, root in [("Posts", "posts"), ("Comments", "comments"), ("Votes", "votes")]:
+        (tmp_path / f"{name}.xml").write_text(f'<?xml version="1.0"?>\n<{root}>\n</{root}>\n')
+    out = StringIO()
+    call_command("import_stackexchange", "tiny", str(tmp_path), "--no-score", stdout=out)
+    assert "Members: 1 created" in out.getvalue()
+    assert "Scored" not in out.getvalue()
+    assert not MemberScore.objects.filter(community=community).exists()
+
+    out = StringIO()
+    call_command("import_stackexchange", "tiny", str(tmp_path), stdout=out)
+    assert "Scored 1 member: 0 super users, 0 active, 1 inactive." in out.getvalue()
+    assert MemberScore.objects.filter(community=community).count() == 1

@@ -1,7 +1,9 @@
 import pytest
+from django.db.models import RestrictedError
 
-from engagement.models import DEFAULT_KINDS, ActivityKind
-from tests.factories import CommunityFactory
+from engagement.models import DEFAULT_KINDS, Activity, ActivityKind
+from members.models import Community
+from tests.factories import ActivityFactory, CommunityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,3 +27,14 @@ def test_create_defaults_only_adds_missing_kinds():
     ActivityKind.objects.create_defaults(community)
     assert ActivityKind.objects.get(community=community, slug="post").weight == 7
     assert ActivityKind.objects.filter(community=community, slug="reply").exists()
+
+
+def test_deleting_a_community_deletes_its_kinds_and_activities_but_a_used_kind_is_kept():
+    community = CommunityFactory()
+    ActivityFactory(member=MemberFactory(community=community), kind_slug="post")
+    with pytest.raises(RestrictedError):
+        ActivityKind.objects.get(community=community, slug="post").delete()
+    community.delete()
+    assert not Community.objects.filter(pk=community.pk).exists()
+    assert not Activity.objects.exists()
+    assert not ActivityKind.objects.filter(community_id=community.pk).exists()

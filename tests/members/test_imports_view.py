@@ -1,9 +1,12 @@
-"""The Imports page: managers upload a members CSV, viewers read how it works."""
+"""The Imports page: managers upload a members or activities CSV, viewers read how it works."""
+
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from engagement.models import Activity, MemberScore
 from members.models import Identity, Member
 from tests.factories import MemberFactory
 
@@ -178,3 +181,108 @@ def test_anonymous_goes_to_login(client, url):
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     assert client.post(url).status_code == 302
+
+
+# Activities: registered by engagement (engagement/imports.py) --------------------------------
+
+ACTIVITIES = (
+    "source,member_external_id,kind,occurred_at,external_id,channel\n"
+    "slack,U1,message,2026-05-01T10:00:00Z,m1,#general\n"
+    "slack,U1,post,2026-05-02T10:00:00Z,m2,#design\n"
+)
+BAD_ACTIVITIES = ACTIVITIES + "slack,U1,posted,2026-05-03,m3,#general\n"
+
+
+@pytest.fixture
+def activities_url(url):
+    return f"{url}?importer=activities"
+
+
+@pytest.fixture
+def ann(community):
+    member = MemberFactory(community=community, name="Ann", email="ann@example.org")
+    Identity.objects.create(community=community, member=member, source="slack", external_id="U1")
+    return member
+
+
+@pytest.fixture
+def delay():
+    with mock.patch("engagement.imports.score_community_task.delay") as delay:
+        yield delay
+
+
+def test_the_page_offers_every_registered_importer(alice_client, url, activities_url):
+    content = alice_client.get(url).content.decode()
+    assert f'href="{url}?importer=members" aria-current="true">Members</a>' in content
+    assert f'href="{activities_url}">Activities</a>' in content
+
+    response = alice_client.get(activities_url)
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert '<label for="id_file">Activities CSV file</label>' in content
+    assert "Members CSV file" not in content
+    assert f'action="{activities_url}"' in content
+    for column in ["member_external_id", "member_email", "kind", "occurred_at", "channel"]:
+        assert f"<dt><code>{column}</code></dt>" in content
+    assert "<dt><code>company_name</code></dt>" not in content
+
+
+def test_manager_uploads_activities_and_a_rescore_is_enqueued(
+    alice_client, community, ann, activities_url, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = upload(alice_client, activities_url, ACTIVITIES, name="activities.csv")
+    content = response.content.decode()
+
+    assert response.status_code == 200
+    assert "Import complete." in content
+    assert "<dt>Activities created</dt><dd>2</dd>" in content
+    assert "<dt>Already imported</dt><dd>0</dd>" in content
+    activities = Activity.objects.filter(community=community, member=ann)
+    assert sorted(activities.values_list("kind__slug", "channel")) == [
+        ("message", "#general"),
+        ("post", "#design"),
+    ]
+    # Enqueued once the import committed, not run in the request.
+    assert len(callbacks) == 1
+    delay.assert_called_once_with(community.pk)
+    assert not MemberScore.objects.exists()
+
+
+def test_an_invalid_activities_file_writes_nothing_and_enqueues_nothing(
+    alice_client, community, ann, activities_url, delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = upload(alice_client, activities_url, BAD_ACTIVITIES, name="activities.csv")
+    content = response.content.decode()
+
+    assert "Nothing was imported: 1 invalid row." in content
+    assert "unknown kind &quot;posted&quot;" in content
+    assert not Activity.objects.exists()
+    assert callbacks == []
+    delay.assert_not_called()
+
+
+def test_viewer_reads_the_activities_page_but_cannot_upload(
+    victor_client, community, ann, activities_url, delay
+):
+    content = victor_client.get(activities_url).content.decode()
+    assert "Activities CSV file" not in content
+    assert "read-only" in content
+    assert "<dt><code>member_external_id</code></dt>" in content
+
+    assert upload(victor_client, activities_url, ACTIVITIES).status_code == 403
+    assert not Activity.objects.exists()
+    delay.assert_not_called()
+
+
+def test_outsider_gets_404_for_activities(otto_client, community, ann, activities_url, delay):
+    assert otto_client.get(activities_url).status_code == 404
+    assert upload(otto_client, activities_url, ACTIVITIES).status_code == 404
+    assert not Activity.objects.exists()
+    delay.assert_not_called()
+
+
+def test_an_unknown_importer_is_404(alice_client, url):
+    assert alice_client.get(f"{url}?importer=segments").status_code == 404
+    assert upload(alice_client, f"{url}?importer=segments", GOOD).status_code == 404

@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from engagement.importing import ImportFileError, import_activities
+from engagement.scoring import community_health, score_community
 from members.models import Community
 
 
@@ -21,8 +22,15 @@ class Command(BaseCommand):
             action="store_true",
             help="Import the valid rows and report the invalid ones.",
         )
+        parser.add_argument(
+            "--no-score",
+            action="store_true",
+            help="Do not score the community after the import (the periodic scoring will).",
+        )
 
-    def handle(self, *args, slug: str, file: Path, skip_invalid: bool, **options) -> None:
+    def handle(
+        self, *args, slug: str, file: Path, skip_invalid: bool, no_score: bool, **options
+    ) -> None:
         community = Community.objects.filter(slug=slug).first()
         if community is None:
             raise CommandError(f'No community with the slug "{slug}".')
@@ -38,6 +46,8 @@ class Command(BaseCommand):
         for error in report.errors:
             self.stderr.write(str(error))
         self.stdout.write(report.summary())
+        if not report.rolled_back and not no_score:
+            score_and_report(self, community)
         if report.errors:
             count = len(report.errors)
             rows = "1 invalid row" if count == 1 else f"{count} invalid rows"
@@ -47,3 +57,14 @@ class Command(BaseCommand):
                 f"{rows}; nothing was imported. Fix them, or pass --skip-invalid to import "
                 "the valid rows."
             )
+
+
+def score_and_report(command: BaseCommand, community: Community) -> None:
+    """Score the community now and print its health, so imported activity shows at once."""
+    score_community(community)
+    health = community_health(community)
+    members = "member" if health["scored"] == 1 else "members"
+    command.stdout.write(
+        f"Scored {health['scored']:,} {members}: {health['super_users']:,} super users, "
+        f"{health['active']:,} active, {health['inactive']:,} inactive."
+    )

@@ -3,6 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from engagement.management.commands.import_activities import score_and_report
 from engagement.stackexchange import StackExchangeError, import_stackexchange
 from members.models import Community
 
@@ -17,8 +18,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="The community's slug")
         parser.add_argument("directory", type=Path, help="The dump folder of one site")
+        parser.add_argument(
+            "--no-score",
+            action="store_true",
+            help="Do not score the community after the import (the periodic scoring will).",
+        )
 
-    def handle(self, *args, slug: str, directory: Path, **options) -> None:
+    def handle(self, *args, slug: str, directory: Path, no_score: bool, **options) -> None:
         community = Community.objects.filter(slug=slug).first()
         if community is None:
             raise CommandError(f'No community with the slug "{slug}".')
@@ -30,3 +36,5 @@ class Command(BaseCommand):
         except StackExchangeError as exc:
             raise CommandError(f"{exc} Nothing was imported.") from None
         self.stdout.write(f"{report.summary()} ({time.monotonic() - started:.1f} s)")
+        if not no_score:
+            score_and_report(self, community)

@@ -1,0 +1,38 @@
+"""The activities importer on the Imports page (members/imports.py), registered from ready().
+
+After an upload from the web the community is rescored in the background, once the import has
+committed, rather than inside the request.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from members.imports import Importer, register
+from members.models import Community
+
+from .importing import COLUMNS, import_activities
+from .tasks import score_community_task
+
+
+def rescore_later(community: Community) -> None:
+    community_id = community.pk
+    transaction.on_commit(lambda: score_community_task.delay(community_id))
+
+
+ACTIVITIES = Importer(
+    slug="activities",
+    noun="activities",
+    run=import_activities,
+    columns=COLUMNS,
+    matching=(
+        "Each row belongs to the member with that source and member_external_id, or else "
+        "with that member_email; an unknown member or kind makes the row invalid. A row "
+        "whose source and external_id were imported before is left alone, so importing the "
+        "same file again adds nothing. Scores are updated after the import."
+    ),
+    counts=(("Activities created", "created"), ("Already imported", "unchanged")),
+    command="import_activities",
+    after_import=rescore_later,
+)
+register(ACTIVITIES)
