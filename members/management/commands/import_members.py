@@ -1,48 +1,13 @@
-from pathlib import Path
-
-from django.core.management.base import BaseCommand, CommandError, CommandParser
-
-from members.importing import ImportFileError, import_members
-from members.models import Community
+from members.importing import import_members
+from members.management.csv_command import CsvImportCommand
 
 
-class Command(BaseCommand):
+class Command(CsvImportCommand):
     help = (
         "Create or update members from a CSV file. By default nothing is written when any row "
         "is invalid; every bad row is reported with its line number."
     )
+    file_help = "Members CSV file (UTF-8, with a header)"
 
-    def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("slug", help="The community's slug")
-        parser.add_argument("file", type=Path, help="Members CSV file (UTF-8, with a header)")
-        parser.add_argument(
-            "--skip-invalid",
-            action="store_true",
-            help="Import the valid rows and report the invalid ones.",
-        )
-
-    def handle(self, *args, slug: str, file: Path, skip_invalid: bool, **options) -> None:
-        community = Community.objects.filter(slug=slug).first()
-        if community is None:
-            raise CommandError(f'No community with the slug "{slug}".')
-        try:
-            with file.open("rb") as csv_file:
-                report = import_members(
-                    community=community, file=csv_file, skip_invalid=skip_invalid
-                )
-        except OSError as exc:
-            raise CommandError(f"Cannot read {file}: {exc.strerror}.") from None
-        except ImportFileError as exc:
-            raise CommandError(f"{file}: {exc} Nothing was imported.") from None
-        for error in report.errors:
-            self.stderr.write(str(error))
-        self.stdout.write(report.summary())
-        if report.errors:
-            count = len(report.errors)
-            rows = "1 invalid row" if count == 1 else f"{count} invalid rows"
-            if skip_invalid:
-                raise CommandError(f"{rows} skipped; the valid rows were imported.")
-            raise CommandError(
-                f"{rows}; nothing was imported. Fix them, or pass --skip-invalid to import "
-                "the valid rows."
-            )
+    def import_file(self, *, community, file, skip_invalid):
+        return import_members(community=community, file=file, skip_invalid=skip_invalid)
