@@ -3,11 +3,8 @@
 import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from io import StringIO
-from unittest import mock
 
 import pytest
-from django.core.management import get_commands, load_command_class
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -16,6 +13,7 @@ from engagement import importing
 from engagement.importing import ImportFileError, import_activities
 from engagement.models import Activity, MemberScore
 from members.models import Member
+from tests.commands import run_from_argv
 from tests.factories import ActivityFactory, IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -28,23 +26,6 @@ def run(community, text, *, skip_invalid=False):
 
 def messages(report):
     return [str(error) for error in report.errors]
-
-
-def run_from_argv(*argv):
-    """Run a command as `manage.py` does; return its exit status, stdout and stderr."""
-    out, err = StringIO(), StringIO()
-    status = 0
-    with (
-        mock.patch("django.core.management.base.connections.close_all"),
-        mock.patch("sys.stdout", out),
-        mock.patch("sys.stderr", err),
-    ):
-        command = load_command_class(get_commands()[argv[0]], argv[0])
-        try:
-            command.run_from_argv(["manage.py", *argv])
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 import re
 from io import StringIO
 from pathlib import Path
-from unittest import mock
 
 import pytest
-from django.core.management import call_command, get_commands, load_command_class
+from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from members.models import Community, CommunityRole, Identity, Member, Role
+from tests.commands import run_from_argv
 from tests.factories import MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,24 +21,6 @@ def call(*args):
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
-
-
-def run_from_argv(*argv):
-    """Run a command as `manage.py` does; return its exit status, stdout and stderr."""
-    out, err = StringIO(), StringIO()
-    status = 0
-    # manage.py closes the connections afterwards; the test still needs its transaction.
-    with (
-        mock.patch("django.core.management.base.connections.close_all"),
-        mock.patch("sys.stdout", out),
-        mock.patch("sys.stderr", err),
-    ):
-        command = load_command_class(get_commands()[argv[0]], argv[0])
-        try:
-            command.run_from_argv(["manage.py", *argv])
-        except SystemExit as exc:
-            status = exc.code
-    return status, out.getvalue(), err.getvalue()
 
 
 # create_community ---------------------------------------------------------------------------
