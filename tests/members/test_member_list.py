@@ -121,7 +121,10 @@ def test_invalid_filter_is_reported_not_crashed(alice_client, community):
     MemberFactory(community=community, name="Ann")
     response = alice_client.get(list_url(community, joined_after="not-a-date"))
     assert response.status_code == 200
-    assert "Some filters were not understood" in response.content.decode()
+    content = response.content.decode()
+    assert "Some filters were not understood" in content
+    # The panel opens, so the user sees the field to correct.
+    assert '<details class="filter-panel" open>' in content
 
 
 @pytest.mark.parametrize(
