@@ -22,12 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from members.models import Community
 
-from .models import HealthSnapshot, MemberScore
+from .models import ACTIVE, INACTIVE, SUPER_USER, HealthSnapshot, MemberScore
 
 WINDOW = timedelta(days=365)
 FREQUENCY_DAYS = 90
@@ -196,7 +196,7 @@ def community_health(community: Community) -> dict[str, int]:
     """Counts of super users, active and inactive members among the community's scores."""
     return MemberScore.objects.filter(community=community).aggregate(
         scored=Count("pk"),
-        super_users=Count("pk", filter=Q(impact__gt=2)),
-        active=Count("pk", filter=Q(frequency__gt=1, recency__gt=1, impact__gt=1)),
-        inactive=Count("pk", filter=Q(frequency__lt=1, recency__lt=1, impact__lt=1)),
+        super_users=Count("pk", filter=SUPER_USER),
+        active=Count("pk", filter=ACTIVE),
+        inactive=Count("pk", filter=INACTIVE),
     )

@@ -1,9 +1,8 @@
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from engagement.importing import import_activities
-from engagement.scoring import community_health, score_community
+from engagement.management.reporting import score_and_report
 from members.management.csv_command import CsvImportCommand
-from members.models import Community
 
 
 class Command(CsvImportCommand):
@@ -28,14 +27,3 @@ class Command(CsvImportCommand):
     def after_import(self, community, report, *, no_score: bool = False, **options) -> None:
         if not no_score:
             score_and_report(self, community)
-
-
-def score_and_report(command: BaseCommand, community: Community) -> None:
-    """Score the community now and print its health, so imported activity shows at once."""
-    score_community(community)
-    health = community_health(community)
-    members = "member" if health["scored"] == 1 else "members"
-    command.stdout.write(
-        f"Scored {health['scored']:,} {members}: {health['super_users']:,} super users, "
-        f"{health['active']:,} active, {health['inactive']:,} inactive."
-    )

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from engagement.management.commands.import_activities import score_and_report
+from engagement.management.reporting import score_and_report
 from engagement.stackexchange import StackExchangeError, import_stackexchange
 from members.models import Community
 
