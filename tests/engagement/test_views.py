@@ -6,6 +6,8 @@ from itertools import pairwise
 from unittest import mock
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from engagement import charts
@@ -127,6 +129,18 @@ def test_the_trend_appears_with_two_weeks(victor_client, community, dashboard_ur
     assert "\N{MINUS SIGN}40 since the week before" not in content
     assert "+40 since the week before" in content  # active 20 → 60
     assert "+30 since the week before" in content  # inactive 50 → 80
+
+
+def test_dashboard_query_count_does_not_grow_with_history(victor_client, community, dashboard_url):
+    def queries_for(weeks):
+        HealthSnapshot.objects.all().delete()
+        for week in range(weeks):
+            _snapshot(community, date(2026, 1, 5) + timedelta(weeks=week))
+        with CaptureQueriesContext(connection) as captured:
+            assert victor_client.get(dashboard_url).status_code == 200
+        return len(captured)
+
+    assert queries_for(2) == queries_for(12)
 
 
 def test_the_trend_partial(victor_client, community, dashboard_url):
