@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "community_os",
     "members",
     "engagement",
+    "segments",
     "demo",
 ]
 
@@ -178,6 +179,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=SCORING_INTERVAL_MINUTES),
         # A sweep still queued when the next one is due is dropped.
         "options": {"expires": SCORING_INTERVAL_MINUTES * 60},
+    },
+    # Smart segments older than their community's refresh interval are refreshed: rules with
+    # relative dates ("joined in the last 7 days") change with time alone.
+    "sweep-segments": {
+        "task": "segments.tasks.sweep_segments",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
     },
 }
 

@@ -35,9 +35,9 @@ from members.csv_import import (
     read_header,
 )
 from members.models import Community, Identity, Member
+from members.signals import members_changed
 
 from .models import Activity, ActivityKind
-from .services import update_last_seen
 
 __all__ = ["COLUMNS", "ActivityRow", "ActivityWriter", "ImportFileError", "import_activities"]
 
@@ -110,7 +110,10 @@ def import_activities(
             transaction.set_rollback(True)
             report.discard_writes()
         else:
-            update_last_seen(community, writer.initiated_member_ids)
+            # Their last_seen_at may move (engagement/signals.py) and segments re-evaluate them.
+            members_changed.send(
+                Member, community=community, member_ids=writer.initiated_member_ids
+            )
     report.errors.sort(key=lambda error: error.line)
     return report
 

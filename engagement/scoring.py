@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count
+from django.dispatch import Signal
 from django.utils import timezone
 
 from members.models import Community
@@ -33,6 +34,10 @@ WINDOW = timedelta(days=365)
 FREQUENCY_DAYS = 90
 HALF_LIFE_DAYS = 90
 MICROS_PER_DAY = 86_400_000_000
+
+# Sent (sender=Community, community=...) inside the scoring transaction once a community's
+# scores were written: segments whose rules read scores refresh after it commits.
+scores_changed = Signal()
 
 # Planner settings for the scoring transaction on PostgreSQL. Right after a bulk import the
 # tables have no statistics yet; the planner then takes the member table for a few rows and
@@ -189,6 +194,7 @@ def score_community(community: Community, *, as_of: datetime | None = None) -> i
             cursor.execute(_score_sql(connection.vendor), params)
         # The week's Community Health, from the scores just written (DESIGN §5: kept weekly).
         HealthSnapshot.objects.record(community, as_of=as_of)
+        scores_changed.send(Community, community=community)
     return MemberScore.objects.filter(community=community, as_of=as_of).count()
 
 

@@ -29,10 +29,10 @@ from django.utils.html import strip_tags
 
 from members.csv_import import ImportReport, parse_datetime
 from members.models import Community, Identity, Member
+from members.signals import members_changed
 
 from .importing import ActivityRow, ActivityWriter
 from .models import ActivityKind
-from .services import update_last_seen
 
 SOURCE = "stackexchange"
 COMMUNITY_BOT_ID = "-1"
@@ -104,7 +104,14 @@ def import_stackexchange(*, community: Community, directory: Path) -> StackExcha
             raise StackExchangeError(f"Activity without a member: {activities.errors[0]}")
         report.activities_created = writer.created_by_kind
         report.activities_unchanged = activities.unchanged
-        update_last_seen(community, writer.initiated_member_ids)
+        # Last seen moves forward from the new activity (engagement/signals.py) and segments
+        # re-evaluate the dump's members.
+        dump_members = Identity.objects.filter(community=community, source=SOURCE)
+        members_changed.send(
+            Member,
+            community=community,
+            member_ids={*dump_members.values_list("member_id", flat=True)},
+        )
     return report
 
 

@@ -7,6 +7,7 @@
 import os
 
 import pytest
+from celery.app.task import Task
 from django.db import connection
 
 from members.models import Role
@@ -92,3 +93,20 @@ def otto_client(client, otto):
 def _fast_password_hashing(settings):
     # Tests create many users; the production hasher is deliberately slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def celery_calls(request, monkeypatch):
+    """The tasks the test enqueued, as (task name, args, kwargs, options).
+
+    Nothing reaches a broker, so tests never leave messages behind for a later worker; a test
+    marked `real_worker` runs a worker process and enqueues for real.
+    """
+    calls: list[tuple[str, tuple, dict, dict]] = []
+    if "real_worker" not in request.keywords:
+
+        def record(task, args=None, kwargs=None, **options):
+            calls.append((task.name, tuple(args or ()), dict(kwargs or {}), options))
+
+        monkeypatch.setattr(Task, "apply_async", record)
+    return calls

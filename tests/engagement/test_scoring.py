@@ -418,6 +418,7 @@ def test_beat_schedules_the_sweep():
 
 
 @pytest.mark.postgres
+@pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_scores_a_community(tmp_path):
     community = CommunityFactory(slug="worker-test")

@@ -157,7 +157,8 @@ def test_score_filters_combine_with_each_other_with_search_and_member_filters(
 ):
     def member(name, company, engagement, frequency, recency, impact):
         give_score(
-            MemberFactory(community=community, name=name, company_name=company),
+            # A fixed job title: a random one ("Planner") could contain the searched "ann".
+            MemberFactory(community=community, name=name, company_name=company, job_title="Chef"),
             engagement,
             frequency,
             recency,

@@ -228,7 +228,13 @@ def test_the_page_offers_every_registered_importer(alice_client, url, activities
 
 
 def test_manager_uploads_activities_and_a_rescore_is_enqueued(
-    alice_client, community, ann, activities_url, delay, django_capture_on_commit_callbacks
+    alice_client,
+    community,
+    ann,
+    activities_url,
+    delay,
+    celery_calls,
+    django_capture_on_commit_callbacks,
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = upload(alice_client, activities_url, ACTIVITIES, name="activities.csv")
@@ -243,9 +249,13 @@ def test_manager_uploads_activities_and_a_rescore_is_enqueued(
         ("message", "#general"),
         ("post", "#design"),
     ]
-    # Enqueued once the import committed, not run in the request.
-    assert len(callbacks) == 1
+    # Enqueued once the import committed, not run in the request: the rescore, and the
+    # segments' re-evaluation of the member whose last seen moved.
+    assert len(callbacks) == 2
     delay.assert_called_once_with(community.pk)
+    assert celery_calls == [
+        ("segments.tasks.refresh_members_task", (community.pk, [ann.pk]), {}, {})
+    ]
     assert not MemberScore.objects.exists()
 
 

@@ -1,0 +1,28 @@
+"""How segments follow changes in members and scores (DESIGN §6 "Triggers")."""
+
+from django.db.models import F
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
+
+from engagement.scoring import scores_changed
+from members.models import Community, Member
+from members.signals import members_changed
+
+from .models import Segment
+from .tasks import refresh_members_later, refresh_score_segments_later
+
+
+@receiver(members_changed, sender=Member, dispatch_uid="segments_members_changed")
+def reevaluate_changed_members(sender, community: Community, member_ids, **kwargs) -> None:
+    refresh_members_later(community, member_ids)
+
+
+@receiver(scores_changed, sender=Community, dispatch_uid="segments_scores_changed")
+def refresh_segments_reading_scores(sender, community: Community, **kwargs) -> None:
+    refresh_score_segments_later(community)
+
+
+@receiver(pre_delete, sender=Member, dispatch_uid="segments_member_deleted")
+def keep_counts_when_a_member_goes(sender, instance: Member, **kwargs) -> None:
+    """The member's memberships go with it (cascade); the stored counts must follow."""
+    Segment.objects.filter(memberships__member=instance).update(member_count=F("member_count") - 1)
