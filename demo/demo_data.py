@@ -23,6 +23,110 @@ DEMO_SOURCE = "demo"
 DEMO_MEMBER_COUNT = 2000
 DEMO_SEED = 20260101
 
+# The six segment ideas of DESIGN §1, as a new user first sees them: pinned ones become the
+# pills above the table, in this order. "Mentors" is manual: seed_demo hand-picks its members.
+DEMO_SEGMENTS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "Acme",
+        "color": "blue",
+        "pinned": True,
+        "description": "Everyone who works at Acme.",
+        "rule": {"all": [{"field": "company_name", "op": "is", "value": "Acme"}]},
+    },
+    {
+        "name": "Designers",
+        "color": "violet",
+        "pinned": True,
+        "description": "Product designers, UX researchers and anyone with design in their role.",
+        "rule": {
+            "any": [
+                {"field": "job_title", "op": "contains", "value": "designer"},
+                {"field": "job_title", "op": "contains", "value": "ux"},
+            ]
+        },
+    },
+    {
+        "name": "New this month",
+        "color": "green",
+        "pinned": True,
+        "description": "Joined in the last 30 days: welcome them.",
+        "rule": {
+            "all": [
+                {"field": "joined_at", "op": "within_last", "value": {"amount": 30, "unit": "days"}}
+            ]
+        },
+    },
+    {
+        "name": "Super users",
+        "color": "amber",
+        "pinned": True,
+        "description": "Impact above 2: the members who carry the community.",
+        "rule": {"all": [{"field": "impact_score", "op": "gt", "value": 2}]},
+    },
+    {
+        "name": "Austin",
+        "color": "teal",
+        "pinned": True,
+        "description": "Members in Austin, for the meetup.",
+        "rule": {"all": [{"field": "city", "op": "is", "value": "Austin"}]},
+    },
+    {
+        "name": "Mentors",
+        "color": "rose",
+        "pinned": True,
+        "description": "Hand-picked mentors for the mentoring programme.",
+        "review_every_days": 30,
+    },
+    {
+        "name": "New this week",
+        "color": "green",
+        "rule": {
+            "all": [
+                {"field": "joined_at", "op": "within_last", "value": {"amount": 7, "unit": "days"}}
+            ]
+        },
+    },
+    {
+        "name": "Active",
+        "color": "green",
+        "description": "Frequency, Recency and Impact all above 1.",
+        "rule": {
+            "all": [
+                {"field": "frequency_score", "op": "gt", "value": 1},
+                {"field": "recency_score", "op": "gt", "value": 1},
+                {"field": "impact_score", "op": "gt", "value": 1},
+            ]
+        },
+    },
+    {
+        "name": "Inactive",
+        "color": "slate",
+        "description": "Frequency, Recency and Impact all below 1: time to re-engage.",
+        "rule": {
+            "all": [
+                {"field": "frequency_score", "op": "lt", "value": 1},
+                {"field": "recency_score", "op": "lt", "value": 1},
+                {"field": "impact_score", "op": "lt", "value": 1},
+            ]
+        },
+    },
+    {
+        "name": "Quiet for a quarter",
+        "color": "slate",
+        "description": "Not seen for more than 3 months.",
+        "rule": {
+            "all": [
+                {
+                    "field": "last_seen_at",
+                    "op": "more_than_ago",
+                    "value": {"amount": 3, "unit": "months"},
+                }
+            ]
+        },
+    },
+)
+DEMO_MENTOR_COUNT = 12
+
 # ---------------------------------------------------------------------------------------------
 # Names, by naming tradition. Cities below draw from the pools that live there.
 

@@ -23,6 +23,7 @@ from demo.management.commands import seed_demo
 from engagement.models import Activity, MemberScore
 from engagement.scoring import community_health
 from members.models import Community, CommunityRole, Identity, Member, Role
+from segments.models import Segment, SegmentMembership
 
 
 def seed(*args):
@@ -37,7 +38,11 @@ def seeded(django_db_setup, django_db_blocker):
     fast_hashing = override_settings(  # as tests/conftest.py does for each test
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]
     )
-    with django_db_blocker.unblock(), fast_hashing:
+    # Creating the example segments enqueues their refresh on commit; seed_demo refreshes them
+    # itself, and the tests' broker must stay empty (the autouse celery_calls fixture of
+    # tests/conftest.py is per test, too late for this module fixture).
+    no_broker = mock.patch("celery.app.task.Task.apply_async")
+    with django_db_blocker.unblock(), fast_hashing, no_broker:
         output = seed()
         yield output
         Activity.objects.filter(community__slug=DEMO_SLUG).delete()  # Kinds are protected.
@@ -230,3 +235,48 @@ def test_demo_login_opens_the_demo_table(db, seeded, client):
     content = response.content.decode()
     assert escape(newest.name) in content
     assert "2,000 members" in content
+
+
+# --- Example segments (DESIGN §1: the six ideas, pinned as pills) ---------------------------
+
+
+@pytest.mark.django_db
+def test_the_demo_ships_the_six_segment_ideas_pinned_and_refreshed(seeded):
+    segments = Segment.objects.filter(community__slug=DEMO_SLUG)
+    pinned = list(segments.filter(pinned=True).values_list("name", "kind"))
+    assert pinned == [
+        ("Acme", "smart"),
+        ("Designers", "smart"),
+        ("New this month", "smart"),
+        ("Super users", "smart"),
+        ("Austin", "smart"),
+        ("Mentors", "manual"),
+    ]
+    assert "Created 10 example segments, 6 pinned as pills." in seeded
+    for segment in segments:
+        actual = SegmentMembership.objects.filter(segment=segment).count()
+        assert segment.member_count == actual > 0, segment.name
+        assert segment.refresh_error == ""
+        if segment.is_smart:
+            assert segment.refreshed_at is not None
+    members = demo_members()
+    assert segments.get(name="Acme").member_count == members.filter(company_name="Acme").count()
+    assert segments.get(name="Super users").member_count == (
+        MemberScore.objects.filter(community__slug=DEMO_SLUG, impact__gt=2).count()
+    )
+    mentors = segments.get(name="Mentors")
+    assert mentors.member_count == 12
+    assert mentors.review_every_days == 30
+
+
+@pytest.mark.django_db
+def test_seeding_again_keeps_the_segments(seeded):
+    before = list(
+        Segment.objects.filter(community__slug=DEMO_SLUG).values_list("pk", "member_count")
+    )
+    output = seed()
+    assert "example segments" not in output
+    after = list(
+        Segment.objects.filter(community__slug=DEMO_SLUG).values_list("pk", "member_count")
+    )
+    assert after == before

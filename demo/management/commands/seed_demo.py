@@ -10,18 +10,23 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from demo.demo_data import (
+    DEMO_MENTOR_COUNT,
     DEMO_NAME,
     DEMO_PASSWORD,
+    DEMO_SEGMENTS,
     DEMO_SLUG,
     DEMO_SOURCE,
     DEMO_USERNAME,
     demo_members,
 )
 from demo.history import Person, demo_activities
-from engagement.models import Activity, ActivityKind
+from engagement.models import Activity, ActivityKind, MemberScore
 from engagement.scoring import community_health, score_community
 from engagement.services import update_last_seen
 from members.models import Community, CommunityRole, Identity, Member, Role
+from segments.models import Kind, Segment
+from segments.refresh import refresh_community
+from segments.services import segment_add_members, segment_create
 
 BATCH_SIZE = 500
 ACTIVITY_BATCH_SIZE = 2000
@@ -91,6 +96,14 @@ class Command(BaseCommand):
                 f"Scored {health['scored']:,} members each week for {HISTORY_WEEKS} weeks and "
                 f"now: {health['super_users']:,} super users, {health['active']:,} active, "
                 f"{health['inactive']:,} inactive ({time.monotonic() - started:.1f} s)."
+            )
+        created_segments = _ensure_demo_segments(community)
+        if created_segments or not has_history:
+            refresh_community(community, as_of=now)
+        if created_segments:
+            pinned = sum(1 for spec in DEMO_SEGMENTS if spec.get("pinned"))
+            self.stdout.write(
+                f"Created {len(DEMO_SEGMENTS)} example segments, {pinned} pinned as pills."
             )
         self.stdout.write(f"Log in at http://127.0.0.1:8000/ as {DEMO_USERNAME} / {DEMO_PASSWORD}")
 
@@ -191,3 +204,30 @@ def _ensure_demo_login(community: Community) -> bool:
         user=user, community=community, defaults={"role": Role.ADMIN}
     )
     return created
+
+
+def _ensure_demo_segments(community: Community) -> bool:
+    """The example segments of DESIGN §1, when the community has no segments yet."""
+    if Segment.objects.for_community(community).exists():
+        return False
+    with transaction.atomic():
+        for spec in DEMO_SEGMENTS:
+            segment = segment_create(
+                community=community,
+                kind=Kind.SMART if "rule" in spec else Kind.MANUAL,
+                **spec,
+            )
+            if not segment.is_smart:
+                segment_add_members(segment=segment, entries=_mentor_emails(community))
+    return True
+
+
+def _mentor_emails(community: Community) -> list[str]:
+    """The most engaged members with an email, as a manager would paste them."""
+    scores = (
+        MemberScore.objects.filter(community=community)
+        .exclude(member__email="")
+        .exclude(member__job_title="Student")
+        .order_by("-engagement", "member_id")
+    )
+    return list(scores.values_list("member__email", flat=True)[:DEMO_MENTOR_COUNT])
