@@ -1,8 +1,7 @@
 from django.contrib import admin, messages
-from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .models import MembershipChange, Segment, SegmentMembership
+from .models import MembershipChange, Segment, SegmentMembership, SegmentQuerySet
 from .refresh import RefreshError, refresh_segment
 
 
@@ -33,7 +32,7 @@ class SegmentAdmin(admin.ModelAdmin):
     actions = ["refresh_now"]
 
     @admin.action(description="Refresh now (smart segments)")
-    def refresh_now(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
+    def refresh_now(self, request: HttpRequest, queryset: SegmentQuerySet) -> None:
         for segment in queryset.smart():
             try:
                 result = refresh_segment(segment.pk)

@@ -18,6 +18,8 @@ from members.models import Community, Member
 
 from . import rules
 
+NAME_MAX_LENGTH = 100
+
 
 class Kind(models.TextChoices):
     SMART = "smart", "Smart"
@@ -68,7 +70,7 @@ class SegmentQuerySet(models.QuerySet["Segment"]):
 
 class Segment(models.Model):
     community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="segments")
-    name = models.CharField(max_length=100)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # Smart segments only: the rule as stored JSON (segments/rules.py). Segment references
     # hold segment ids; files (import_segments/export_segments) use names instead.

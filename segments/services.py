@@ -20,9 +20,17 @@ from django.utils import timezone
 from members.models import Community, Member
 
 from . import graph, rules, tasks
-from .models import Change, Color, Kind, MembershipChange, Segment, SegmentMembership, Via
+from .models import (
+    NAME_MAX_LENGTH,
+    Change,
+    Color,
+    Kind,
+    MembershipChange,
+    Segment,
+    SegmentMembership,
+    Via,
+)
 
-NAME_MAX_LENGTH = Segment._meta.get_field("name").max_length
 LOOKUP_CHUNK = 500  # values per IN (...): under every database's parameter limit
 
 
