@@ -1,11 +1,11 @@
 """How segments follow changes in members and scores (DESIGN §6 "Triggers")."""
 
 from django.db.models import F
-from django.db.models.signals import pre_delete
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 
 from engagement.scoring import scores_changed
-from members.models import Community, Member
+from members.models import Community, Identity, Member
 from members.signals import members_changed
 
 from .models import Segment
@@ -14,7 +14,21 @@ from .tasks import refresh_members_later, refresh_score_segments_later
 
 @receiver(members_changed, sender=Member, dispatch_uid="segments_members_changed")
 def reevaluate_changed_members(sender, community: Community, member_ids, **kwargs) -> None:
-    refresh_members_later(community, member_ids)
+    refresh_members_later(community.pk, member_ids)
+
+
+@receiver(post_save, sender=Member, dispatch_uid="segments_member_saved")
+def reevaluate_saved_member(sender, instance: Member, raw: bool = False, **kwargs) -> None:
+    """One member edited (the admin, a form): bulk writes send members_changed instead."""
+    if not raw:
+        refresh_members_later(instance.community_id, [instance.pk])
+
+
+@receiver(post_save, sender=Identity, dispatch_uid="segments_identity_saved")
+def reevaluate_member_of_identity(sender, instance: Identity, raw: bool = False, **kwargs) -> None:
+    """A new identity can change "Source is slack"."""
+    if not raw:
+        refresh_members_later(instance.community_id, [instance.member_id])
 
 
 @receiver(scores_changed, sender=Community, dispatch_uid="segments_scores_changed")

@@ -105,12 +105,11 @@ def refresh_dependents_later(segment: Segment) -> None:
     transaction.on_commit(lambda: _enqueue_dependents(community_id, segment_id))
 
 
-def refresh_members_later(community: Community, member_ids: Iterable[int]) -> None:
-    """Re-evaluate changed members against every smart segment, after commit."""
+def refresh_members_later(community_id: int, member_ids: Iterable[int]) -> None:
+    """Re-evaluate changed members of a community against every smart segment, after commit."""
     ids = sorted(set(member_ids))
     if not ids:
         return
-    community_id = community.pk
     if len(ids) > FAST_PATH_LIMIT:
         transaction.on_commit(lambda: _enqueue_all_smart(community_id))
     else:
