@@ -12,6 +12,8 @@ from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 
+from unittest import mock
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -82,7 +84,10 @@ def beer(django_db_setup, django_db_blocker):
     Committed outside the tests' transactions, and deleted after the module; every test using
     it also uses `db`, so they all run together, before any transactional test.
     """
-    with django_db_blocker.unblock():
+    # The import enqueues segment refreshes on commit; the tests' broker must stay empty (the
+    # autouse celery_calls fixture of tests/conftest.py is per test, too late for this one).
+    no_broker = mock.patch("celery.app.task.Task.apply_async")
+    with django_db_blocker.unblock(), no_broker:
         community = CommunityFactory(name="Beer", slug="beer")
         outputs, snapshots, seconds = [], [], []
         for _ in range(2):
