@@ -87,7 +87,10 @@ class Segment(models.Model):
     rule_version = models.PositiveIntegerField(default=1)
     member_count = models.PositiveIntegerField(default=0)
     refreshed_at = models.DateTimeField(
-        null=True, blank=True, help_text="The instant the last full refresh evaluated the rule at."
+        null=True,
+        blank=True,
+        help_text="The instant the last full refresh evaluated the rule at; empty until the "
+        "current rule was refreshed.",
     )
     refresh_error = models.TextField(blank=True)
     review_every_days = models.PositiveIntegerField(
@@ -123,6 +126,11 @@ class Segment(models.Model):
     @property
     def is_smart(self) -> bool:
         return self.kind == Kind.SMART
+
+    @property
+    def is_updating(self) -> bool:
+        """A smart segment whose rule (new or edited) has not been refreshed yet."""
+        return self.is_smart and self.refreshed_at is None
 
     def parsed_rule(self) -> rules.Group:
         """The stored rule, validated (raises rules.RuleError); manual segments have none."""

@@ -97,7 +97,7 @@ def refresh_segment(
             )
             return RefreshResult(segment_id, entered, left)
     except (rules.RuleError, DatabaseError) as error:
-        raise _failed(segment_id, error) from error
+        raise _failed(segment_id, error, checked_at=as_of) from error
 
 
 def refresh_community(
@@ -178,7 +178,13 @@ def _lock(segment_id: int) -> Segment | None:
     )
 
 
-def _failed(segment_id: int, error: Exception) -> RefreshError:
+def _failed(
+    segment_id: int, error: Exception, *, checked_at: datetime | None = None
+) -> RefreshError:
+    """Record why the refresh failed. A failure that will not go away by itself (an invalid
+    rule, a refused statement) also counts as checked at `checked_at`, so the sweep tries it
+    again after the community's interval rather than every minute."""
+    retryable = isinstance(error, OperationalError | InterfaceError)
     if isinstance(error, rules.RuleError):
         message = f"The rule is not valid: {error}"
     else:
@@ -186,17 +192,20 @@ def _failed(segment_id: int, error: Exception) -> RefreshError:
         message = (
             f"The database failed during the refresh ({type(error).__name__}); "
             "it will be tried again."
+            if retryable
+            else f"The database refused the refresh ({type(error).__name__}); "
+            "the server log has the details."
         )
-    _record_error(segment_id, message)
-    return RefreshError(
-        f"segment {segment_id}: {message}",
-        retryable=isinstance(error, OperationalError | InterfaceError),
-    )
+    _record_error(segment_id, message, checked_at=None if retryable else checked_at)
+    return RefreshError(f"segment {segment_id}: {message}", retryable=retryable)
 
 
-def _record_error(segment_id: int, message: str) -> None:
+def _record_error(segment_id: int, message: str, *, checked_at: datetime | None = None) -> None:
+    changes: dict[str, Any] = {"refresh_error": message}
+    if checked_at is not None:
+        changes["refreshed_at"] = checked_at
     try:
-        Segment.objects.filter(pk=segment_id).update(refresh_error=message)
+        Segment.objects.filter(pk=segment_id).update(**changes)
     except DatabaseError:  # the database is down: the log has it
         logger.exception("Could not record the refresh error of segment %s", segment_id)
 

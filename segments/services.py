@@ -83,6 +83,12 @@ def clean_rule(community: Community, data: object, *, segment: Segment | None = 
         if segment is not None:
             cycle = graph.find_cycle(graph.dependency_graph(community), segment.pk, references)
             if cycle:
+                # Name every segment on the path, not only the ones this rule refers to.
+                names.update(
+                    Segment.objects.for_community(community)
+                    .filter(pk__in=cycle)
+                    .values_list("pk", "name")
+                )
                 names[segment.pk] = segment.name
                 path = " → ".join(names.get(pk, f"#{pk}") for pk in cycle)
                 raise SegmentError(
@@ -175,6 +181,7 @@ def segment_update(*, segment: Segment, by=None, **changes: Any) -> Segment:
             if rule != segment.rule:
                 segment.rule = rule
                 segment.rule_version += 1
+                segment.refreshed_at = None  # "updating" until the new rule is refreshed
                 rule_changed = True
         if "description" in changes:
             segment.description = (changes["description"] or "").strip()

@@ -26,7 +26,8 @@ def reevaluate_saved_member(sender, instance: Member, raw: bool = False, **kwarg
 
 @receiver(post_save, sender=Identity, dispatch_uid="segments_identity_saved")
 def reevaluate_member_of_identity(sender, instance: Identity, raw: bool = False, **kwargs) -> None:
-    """A new identity can change "Source is slack"."""
+    """A new identity can change "Source is slack". (A deleted one is left to the sweep: a
+    post_delete receiver would fire once per identity when a whole community is deleted.)"""
     if not raw:
         refresh_members_later(instance.community_id, [instance.member_id])
 

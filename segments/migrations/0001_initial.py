@@ -31,7 +31,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('rule_version', models.PositiveIntegerField(default=1)),
                 ('member_count', models.PositiveIntegerField(default=0)),
-                ('refreshed_at', models.DateTimeField(blank=True, help_text='The instant the last full refresh evaluated the rule at.', null=True)),
+                ('refreshed_at', models.DateTimeField(blank=True, help_text='The instant the last full refresh evaluated the rule at; empty until the current rule was refreshed.', null=True)),
                 ('refresh_error', models.TextField(blank=True)),
                 ('review_every_days', models.PositiveIntegerField(blank=True, help_text='Manual segments: flag the segment for review this often.', null=True)),
                 ('reviewed_at', models.DateTimeField(blank=True, null=True)),

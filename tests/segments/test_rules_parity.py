@@ -1,7 +1,9 @@
 """to_q (SQL) and matches (Python) agree on generated members and rules (DESIGN §6).
 
 Runs on SQLite locally and on PostgreSQL in CI. Text is ASCII: SQLite's LIKE folds ASCII case only.
-Segment fields are left out: there is no Segment model yet to hold memberships.
+Segment conditions name one of a few slots (SEGMENT_SLOTS) that the test maps to real segment
+ids: two segments of the community holding some of the members, an empty one, a segment of the
+other community and an id no segment has; `facts["segments"]` is read from SegmentMembership.
 """
 
 import random
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from engagement.models import MemberScore
 from members.models import Member
+from segments.models import Segment, SegmentMembership, Via
 from segments.rules import matches, parse, to_q
 from tests.factories import IdentityFactory, MemberFactory
 
@@ -116,8 +119,57 @@ def members(community, other_community):
                 IdentityFactory(member=member, source=source)
         made.append(member)
     # A member of another community who matches everything must never appear.
-    MemberFactory(community=other_community, company_name="Acme")
+    outsider = MemberFactory(community=other_community, company_name="Acme")
+    _fill_segments(community, other_community, made, outsider, rng)
     return made
+
+
+SEGMENT_SLOTS = ["mentors", "designers", "empty", "foreign", "missing"]
+# slot -> segment id, set by the `members` fixture for the running example
+_slot_ids: dict[str, int] = {}
+
+
+def _fill_segments(community, other_community, made, outsider, rng):
+    """Segments holding some members (manual rows and rule rows alike: to_q reads them all)."""
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    mentors = Segment.objects.create(community=community, name="Mentors", kind="manual")
+    designers = Segment.objects.create(
+        community=community, name="Designers", kind="smart", rule={"all": []}
+    )
+    empty = Segment.objects.create(community=community, name="Empty", kind="manual")
+    foreign = Segment.objects.create(community=other_community, name="Foreign", kind="manual")
+    rows = [
+        SegmentMembership(
+            community=other_community, segment=foreign, member=outsider, added_at=now, via="manual"
+        )
+    ]
+    for member in made:
+        for segment, via, share in [(mentors, Via.MANUAL, 0.4), (designers, Via.RULE, 0.5)]:
+            if rng.random() < share:
+                rows.append(
+                    SegmentMembership(
+                        community=community, segment=segment, member=member, added_at=now, via=via
+                    )
+                )
+    SegmentMembership.objects.bulk_create(rows)
+    _slot_ids.clear()
+    _slot_ids.update(
+        mentors=mentors.pk,
+        designers=designers.pk,
+        empty=empty.pk,
+        foreign=foreign.pk,
+        missing=2_000_000_000,
+    )
+
+
+def _with_segment_ids(node):
+    """The rule with segment slots replaced by this example's segment ids."""
+    if isinstance(node, dict) and ("all" in node or "any" in node):
+        ((kind, items),) = node.items()
+        return {kind: [_with_segment_ids(item) for item in items]}
+    if node.get("field") == "segment":
+        return {**node, "value": _slot_ids[node["value"]]}
+    return node
 
 
 def facts(member: Member) -> dict:
@@ -147,7 +199,7 @@ def facts(member: Member) -> dict:
     ]:
         result[name] = getattr(score, column) if score else None
     result["sources"] = set(member.identities.values_list("source", flat=True))
-    result["segments"] = set()
+    result["segments"] = set(member.memberships.values_list("segment_id", flat=True))
     return result
 
 
@@ -222,6 +274,8 @@ conditions = st.one_of(
     *[_date_conditions(field) for field in ("joined_at", "last_seen_at")],
     _condition("source", "is", st.sampled_from([*SOURCES, "SLACK", "github"])),
     _condition("source", "is_not", st.sampled_from([*SOURCES, "github"])),
+    _condition("segment", "in", st.sampled_from(SEGMENT_SLOTS)),
+    _condition("segment", "not_in", st.sampled_from(SEGMENT_SLOTS)),
 )
 rules = st.recursive(
     conditions,
@@ -235,7 +289,7 @@ rules = st.recursive(
 
 
 def _check_parity(community, members, rule_data, tz):
-    rule = parse(rule_data)
+    rule = parse(_with_segment_ids(rule_data))
     queryset = Member.objects.filter(community=community).filter(to_q(rule, as_of=AS_OF, tz=tz))
     pks = list(queryset.values_list("pk", flat=True))
     assert len(pks) == len(set(pks)), "to_q must not repeat members"
@@ -271,6 +325,11 @@ def test_every_generated_member_set_is_varied(members):
     assert any(len(f["sources"]) >= 2 for f in facts_list)
     assert any(f["company_name"] == "" for f in facts_list)
     assert any("team" not in f["attributes"] for f in facts_list)
+    in_both = {_slot_ids["mentors"], _slot_ids["designers"]}
+    assert any(f["segments"] == in_both for f in facts_list)
+    assert any(f["segments"] == {_slot_ids["mentors"]} for f in facts_list)
+    assert any(f["segments"] == {_slot_ids["designers"]} for f in facts_list)
+    assert any(not f["segments"] for f in facts_list)
 
 
 @pytest.mark.parametrize(
@@ -297,6 +356,21 @@ def test_every_generated_member_set_is_varied(members):
         {"all": [{"field": "attributes.team", "op": "is", "value": "null"}]},
         {"all": [{"field": "attributes.level", "op": "is_any_of", "value": ["null", "red"]}]},
         {"all": [{"field": "attributes.level", "op": "not_contains", "value": "ul"}]},
+        # Two conditions on memberships must not share a joined row either.
+        {
+            "all": [
+                {"field": "segment", "op": "in", "value": "mentors"},
+                {"field": "segment", "op": "in", "value": "designers"},
+            ]
+        },
+        {
+            "all": [
+                {"field": "segment", "op": "in", "value": "mentors"},
+                {"field": "segment", "op": "not_in", "value": "designers"},
+            ]
+        },
+        {"any": [{"field": "segment", "op": "not_in", "value": "foreign"}]},
+        {"all": [{"field": "segment", "op": "not_in", "value": "missing"}]},
     ],
 )
 def test_edge_rules_agree(community, members, rule_data):
