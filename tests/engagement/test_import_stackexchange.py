@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
-
 from unittest import mock
 
 import pytest
