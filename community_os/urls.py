@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("c/<slug:slug>/", include("members.urls")),
     path("c/<slug:slug>/engagement/", include("engagement.urls")),
+    path("c/<slug:slug>/segments/", include("segments.urls")),
 ]

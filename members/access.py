@@ -13,7 +13,8 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_htmx.middleware import HtmxDetails
@@ -50,7 +51,7 @@ def has_role(role: Role | None, needed: Role) -> bool:
 
 
 def community_view(
-    view: Callable[..., HttpResponse] | None = None,
+    view: Callable[..., HttpResponseBase] | None = None,
     *,
     write_role: Role = Role.MANAGER,
     read_role: Role = Role.VIEWER,
@@ -61,9 +62,9 @@ def community_view(
     below `write_role` gets 403 on anything but a safe method.
     """
 
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             community = get_object_or_404(Community, slug=slug)

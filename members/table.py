@@ -2,7 +2,8 @@
 
 `members` never imports `engagement` or `segments` (dependencies point one way), so those apps
 register a `TableExtension` in their `AppConfig.ready()`: columns to show and sort by, the
-annotations those columns read, a FilterSet of their own, and a template for the filter panel.
+annotations those columns read, a FilterSet of their own, a template for the filter panel and
+one shown above the rows (the segment pills).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class TableExtension:
     columns: tuple[Column, ...] = ()
     filterset_class: type[django_filters.FilterSet] | None = None
     filter_template: str = ""  # included in the Filters panel, with `filters` in context
+    header_template: str = ""  # included at the top of the table's region (segment pills)
 
     def annotate(self, queryset: QuerySet) -> QuerySet:
         return queryset

@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_filters import FilterSet
@@ -47,7 +48,8 @@ def member_list(request: CommunityRequest) -> HttpResponse:
             request.GET, queryset=filtersets[-1].qs, request=request
         )
         filtersets.append(filterset)
-        extension_filters.append((extension.filter_template, filterset))
+        if extension.filter_template:
+            extension_filters.append((extension.filter_template, filterset))
     matching = filtersets[-1].qs
     sort = Sort.parse(
         request.GET.get("sort", DEFAULT_SORT), tuple(c.key for c in shown), DEFAULT_SORT
@@ -66,6 +68,9 @@ def member_list(request: CommunityRequest) -> HttpResponse:
         # A mangled paging link: start again from the first page.
         page = paginate(matching, sort, size=size, count_cap=cap)
     context = {
+        # Absolute: the table region is also loaded into other pages (a segment's page).
+        "list_url": reverse("members:list", args=[request.community.slug]),
+        "header_templates": [e.header_template for e in table.extensions() if e.header_template],
         "filter": filtersets[0],
         "filter_errors": [error for f in filtersets for error in _errors(f)],
         "active_filter_count": sum(len(_active(f)) for f in filtersets),

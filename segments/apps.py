@@ -6,3 +6,6 @@ class SegmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import signals  # noqa: F401
+        from .table import register_segment_pills
+
+        register_segment_pills()

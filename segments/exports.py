@@ -15,7 +15,7 @@ import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import IO
+from typing import Protocol
 
 from django.db.models import OuterRef, Prefetch, Subquery
 
@@ -100,11 +100,17 @@ def member_rows(community: Community, *, segment: Segment | None = None) -> Iter
             _score(score, "engagement"),
         ]
         if segment is not None:
-            row.append(_instant(member.entered_at))
+            row.append(_instant(member.entered_at))  # type: ignore[attr-defined]
         yield [escape_cell(cell) for cell in row]
 
 
-def write_members_csv(out: IO[str], community: Community, *, segment: Segment | None = None) -> int:
+class Writable(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
+def write_members_csv(
+    out: Writable, community: Community, *, segment: Segment | None = None
+) -> int:
     """Write the CSV to a text file object; returns the number of members written."""
     writer = csv.writer(out)
     count = -1  # the header is not a member

@@ -230,7 +230,7 @@ def _check_entry(
     return _Entry(
         position=position,
         name=name,
-        kind=kind,
+        kind=str(kind),
         existing=current,
         values=values,
         rule=raw.get("rule"),
@@ -395,7 +395,7 @@ def _dependency_order(entries: list[_Entry]) -> list[str]:
 def _write(entry: _Entry, community: Community, ids: Mapping[str, int], by) -> ImportedSegment:
     rule = None
     if entry.kind == Kind.SMART:
-        rule = _map_segment_values(entry.rule, lambda value, where: ids[value.strip().lower()])
+        rule = _map_segment_values(entry.rule, lambda value, where: ids[str(value).strip().lower()])
     if entry.existing is None:
         segment = services.segment_create(
             community=community, name=entry.name, kind=entry.kind, rule=rule, by=by, **entry.values
@@ -428,7 +428,8 @@ def export_segments(community: Community) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"name": segment.name, "kind": segment.kind}
         if segment.is_smart:
             entry["rule"] = _map_segment_values(
-                segment.rule, lambda value, where: names.get(value, value)
+                segment.rule,
+                lambda value, where: names.get(value, value) if isinstance(value, int) else value,
             )
         else:
             entry["members"] = manual_members.get(segment.pk, [])

@@ -73,3 +73,20 @@ def log_in(live_server):
         page.get_by_role("button", name="Log in").click()
 
     return log_in
+
+
+@pytest.fixture(autouse=True)
+def celery_calls(monkeypatch):
+    """Overrides the recorder of tests/conftest.py: enqueued tasks run at once, in the thread
+    that enqueued them (the live server's), so a saved segment is materialized before the page
+    asks for it. The real worker process is proven in tests/segments/test_tasks.py."""
+    from celery.app.task import Task
+
+    calls: list[tuple[str, tuple, dict, dict]] = []
+
+    def run_now(task, args=None, kwargs=None, **options):
+        calls.append((task.name, tuple(args or ()), dict(kwargs or {}), options))
+        task.apply(args=args, kwargs=kwargs, throw=True)
+
+    monkeypatch.setattr(Task, "apply_async", run_now)
+    return calls
