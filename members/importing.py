@@ -55,6 +55,9 @@ TEXT_FIELDS = ("name", "email", "company_name", "job_title", "location", "city",
 DATE_FIELDS = ("joined_at", "last_seen_at")
 DEFAULT_SOURCE = "csv"
 CHUNK_SIZE = 1000
+# Also flush once the pending rows hold this many characters: a cell may be 128 KiB long, so
+# 1,000 rows alone could hold over a gigabyte.
+CHUNK_CHARS = 2_000_000
 
 
 def import_members(
@@ -105,6 +108,12 @@ class _Row:
     values: dict[str, Any]
     attributes: dict[str, str]
     identity: tuple[str, str] | None
+
+    @property
+    def size(self) -> int:
+        """Characters of text the row holds."""
+        values = (v for v in self.values.values() if isinstance(v, str))
+        return sum(map(len, values)) + sum(len(k) + len(v) for k, v in self.attributes.items())
 
     @property
     def email_key(self) -> str:
@@ -226,17 +235,19 @@ class _ChunkWriter:
         if header.has_attributes:
             self.update_fields.append("attributes")
         self.pending: list[_Row] = []
+        self.pending_chars = 0
         # Existing members this import has updated, with the line that did it.
         self.claimed: dict[int, int] = {}
         self.written_ids: list[int] = []  # Members this import created or updated.
 
     def add(self, row: _Row) -> None:
         self.pending.append(row)
-        if len(self.pending) >= CHUNK_SIZE:
+        self.pending_chars += row.size
+        if len(self.pending) >= CHUNK_SIZE or self.pending_chars >= CHUNK_CHARS:
             self.flush()
 
     def flush(self) -> None:
-        rows, self.pending = self.pending, []
+        rows, self.pending, self.pending_chars = self.pending, [], 0
         if not rows:
             return
         by_identity, by_email = _existing_members(self.community, rows)
