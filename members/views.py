@@ -67,9 +67,17 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     except BadCursor:
         # A mangled paging link: start again from the first page.
         page = paginate(matching, sort, size=size, count_cap=cap)
+    list_url = reverse("members:list", args=[request.community.slug])
+    # The table region is also loaded into other pages (a segment's page): its links are
+    # absolute, and there sorting or paging does not turn the address into the table's.
+    shown_elsewhere = bool(
+        request.htmx
+        and request.htmx.current_url_abs_path
+        and request.htmx.current_url_abs_path.split("?")[0] != list_url
+    )
     context = {
-        # Absolute: the table region is also loaded into other pages (a segment's page).
-        "list_url": reverse("members:list", args=[request.community.slug]),
+        "list_url": list_url,
+        "push_url": "false" if shown_elsewhere else "true",
         "header_templates": [e.header_template for e in table.extensions() if e.header_template],
         "filter": filtersets[0],
         "filter_errors": [error for f in filtersets for error in _errors(f)],

@@ -225,3 +225,23 @@ def test_member_values_are_escaped(alice_client, community):
     content = alice_client.get(list_url(community)).content.decode()
     assert "<script>alert(1)</script>" not in content
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
+
+
+def test_the_table_loaded_into_another_page_does_not_take_over_its_address(alice_client, community):
+    MemberFactory(community=community)
+    here = alice_client.get(
+        list_url(community),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="members-table",
+        HTTP_HX_CURRENT_URL=f"http://testserver{list_url(community)}?q=a",
+    ).content.decode()
+    assert 'hx-push-url="true"' in here
+    assert 'hx-push-url="false"' not in here
+    elsewhere = alice_client.get(
+        list_url(community),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="members-table",
+        HTTP_HX_CURRENT_URL="http://testserver/c/acme/segments/1/",
+    ).content.decode()
+    assert 'hx-push-url="true"' not in elsewhere
+    assert 'hx-push-url="false"' in elsewhere
