@@ -146,11 +146,13 @@ class MemberScore(models.Model):
     as_of = models.DateTimeField()
 
     class Meta:
+        # The community table sorts by each score, ties by member: (community, score, member)
+        # keeps a page of a million members sorted by a score an index range scan.
         indexes = [
-            models.Index(fields=["community", "engagement"], name="score_by_engagement"),
-            models.Index(fields=["community", "frequency"], name="score_by_frequency"),
-            models.Index(fields=["community", "recency"], name="score_by_recency"),
-            models.Index(fields=["community", "impact"], name="score_by_impact"),
+            models.Index(fields=["community", "engagement", "member"], name="score_by_engagement"),
+            models.Index(fields=["community", "frequency", "member"], name="score_by_frequency"),
+            models.Index(fields=["community", "recency", "member"], name="score_by_recency"),
+            models.Index(fields=["community", "impact", "member"], name="score_by_impact"),
         ]
 
     def __str__(self) -> str:

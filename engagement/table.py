@@ -8,7 +8,7 @@ score get NULL: they show "—" and sort last both ways (members/paging.py order
 from __future__ import annotations
 
 import django_filters
-from django.db.models import F, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet
 
 from members.models import Member
 from members.table import Column, TableExtension, register
@@ -56,8 +56,12 @@ class ScoreColumns(TableExtension):
     filter_template = "engagement/score_filters.html"
 
     def annotate(self, queryset: QuerySet) -> QuerySet:
+        # The join also matches the score's community to the member's: the same rows (a
+        # score belongs to its member's community), but it lets PostgreSQL read a page sorted
+        # by a score from the (community, score, member) index instead of sorting everyone.
         return queryset.annotate(
-            **{f"{score}_score": F(f"score__{score}") for score, _label in SCORES}
+            table_score=FilteredRelation("score", condition=Q(score__community=F("community"))),
+            **{f"{score}_score": F(f"table_score__{score}") for score, _label in SCORES},
         )
 
 

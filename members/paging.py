@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import F, Q, QuerySet
 
 
@@ -80,26 +81,62 @@ def decode_cursor(cursor: str) -> tuple[Any, int]:
     return value, pk
 
 
-def _after(sort: Sort, value: Any, pk: int) -> Q:
-    """Rows that come after (value, pk) in the forward order (nulls last)."""
-    beyond = "lt" if sort.descending else "gt"
+def _nullable(queryset: QuerySet, field: str) -> bool:
+    """Whether the sort column can be NULL: a nullable field, or an annotation (the engagement
+    scores come through a LEFT JOIN)."""
+    try:
+        return bool(queryset.model._meta.get_field(field).null)
+    except FieldDoesNotExist:
+        return True
+
+
+Run = tuple[Q, list]  # (which rows, their order)
+
+
+def _runs(sort: Sort, nullable: bool, cursor: tuple[Any, int] | None, *, backwards: bool) -> list:
+    """The rows to read, as runs read one after the other, nearest to the cursor first.
+
+    The forward order is the rows with a value, by (value, id) in the sort's direction, then
+    the rows without one (nulls last), by id. Each run is a plain range over one index,
+    `(community, column, id)`: within the values run `column >= v` bounds the scan, so a
+    page deep in a million rows costs what the first page costs, and the nulls run is read
+    only when the values run ran out (never on most pages of a big table).
+    """
+    descending = sort.descending != backwards  # the direction rows are read in
+    field = sort.field
+    beyond, at_or_beyond = ("lt", "lte") if descending else ("gt", "gte")
+
+    def ordered(*names: str) -> list:
+        return [F(name).desc() if descending else F(name).asc() for name in names]
+
+    values: Run = (Q(**{f"{field}__isnull": False}) if nullable else Q(), ordered(field, "id"))
+    nulls: Run = (Q(**{f"{field}__isnull": True}), ordered("id"))
+    if cursor is None:
+        return [values, nulls] if nullable else [values]
+    value, pk = cursor
     if value is None:
-        return Q(**{f"{sort.field}__isnull": True, f"id__{beyond}": pk})
-    return (
-        Q(**{f"{sort.field}__{beyond}": value})
-        | Q(**{sort.field: value, f"id__{beyond}": pk})
-        | Q(**{f"{sort.field}__isnull": True})
+        after_nulls: Run = (nulls[0] & Q(**{f"id__{beyond}": pk}), nulls[1])
+        return [after_nulls, values] if backwards else [after_nulls]
+    past = (
+        values[0]
+        & Q(**{f"{field}__{at_or_beyond}": value})  # bounds the index range scan
+        & (Q(**{f"{field}__{beyond}": value}) | Q(**{field: value, f"id__{beyond}": pk}))
     )
+    runs: list[Run] = [(past, values[1])]
+    if nullable and not backwards:
+        runs.append(nulls)
+    return runs
 
 
-def _before(sort: Sort, value: Any, pk: int) -> Q:
-    """Rows that come before (value, pk) in the forward order (nulls last)."""
-    short = "gt" if sort.descending else "lt"
-    if value is None:
-        return Q(**{f"{sort.field}__isnull": False}) | Q(
-            **{f"{sort.field}__isnull": True, f"id__{short}": pk}
-        )
-    return Q(**{f"{sort.field}__{short}": value}) | Q(**{sort.field: value, f"id__{short}": pk})
+def _read(queryset: QuerySet, runs: list, limit: int, *, known_total: int | None) -> list:
+    rows: list = []
+    for condition, ordering in runs:
+        if known_total is not None and len(rows) >= known_total:
+            break  # every matching row is read: the other runs are empty
+        rows += list(queryset.filter(condition).order_by(*ordering)[: limit - len(rows)])
+        if len(rows) >= limit:
+            break
+    return rows
 
 
 def count_capped(queryset: QuerySet, cap: int) -> tuple[int, bool]:
@@ -116,29 +153,33 @@ def paginate(
     before: str | None = None,
     size: int,
     count_cap: int,
+    known_count: int | None = None,
 ) -> Page:
-    """One page of `queryset` in `sort` order, starting after or ending before a cursor."""
+    """One page of `queryset` in `sort` order, starting after or ending before a cursor.
+
+    `known_count`: how many rows the queryset has, when the caller knows it (a segment's
+    stored count): then it is not counted again.
+    """
+    if known_count is None:
+        count, capped = count_capped(queryset, count_cap)
+    else:
+        count, capped = min(known_count, count_cap), known_count > count_cap
+    nullable = _nullable(queryset, sort.field)
     if before:
-        value, pk = decode_cursor(before)
-        chunk = list(
-            queryset.filter(_before(sort, value, pk)).order_by(*sort.ordering(reverse=True))[
-                : size + 1
-            ]
-        )
+        runs = _runs(sort, nullable, decode_cursor(before), backwards=True)
+        chunk = _read(queryset, runs, size + 1, known_total=None)
         has_more_before = len(chunk) > size
         rows = chunk[:size][::-1]
         has_more_after = True
     else:
-        if after:
-            value, pk = decode_cursor(after)
-            queryset_page = queryset.filter(_after(sort, value, pk))
-        else:
-            queryset_page = queryset
-        chunk = list(queryset_page.order_by(*sort.ordering())[: size + 1])
+        cursor = decode_cursor(after) if after else None
+        runs = _runs(sort, nullable, cursor, backwards=False)
+        # On the first page the count tells when every row has been read.
+        known = count if cursor is None and not capped else None
+        chunk = _read(queryset, runs, size + 1, known_total=known)
         rows = chunk[:size]
         has_more_after = len(chunk) > size
         has_more_before = bool(after)
-    count, capped = count_capped(queryset, count_cap)
 
     def cursor_of(row: Any) -> str:
         return encode_cursor(getattr(row, sort.field), row.pk)

@@ -55,6 +55,7 @@ def member_list(request: CommunityRequest) -> HttpResponse:
         request.GET.get("sort", DEFAULT_SORT), tuple(c.key for c in shown), DEFAULT_SORT
     )
     size, cap = settings.MEMBERS_PAGE_SIZE, settings.MEMBERS_COUNT_CAP
+    known = _known_count(filtersets)
     try:
         page = paginate(
             matching,
@@ -63,10 +64,11 @@ def member_list(request: CommunityRequest) -> HttpResponse:
             before=request.GET.get("before"),
             size=size,
             count_cap=cap,
+            known_count=known,
         )
     except BadCursor:
         # A mangled paging link: start again from the first page.
-        page = paginate(matching, sort, size=size, count_cap=cap)
+        page = paginate(matching, sort, size=size, count_cap=cap, known_count=known)
     list_url = reverse("members:list", args=[request.community.slug])
     # The table region is also loaded into other pages (a segment's page): its links are
     # absolute, and there sorting or paging does not turn the address into the table's.
@@ -94,6 +96,20 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "members-table":
         template += "#members-table"
     return render(request, template, context)
+
+
+def _known_count(filtersets: list[FilterSet]) -> int | None:
+    """The number of matching members without counting them, when the only filter in use is
+    one whose filterset knows it (`known_count`: a segment pill's stored count)."""
+    in_use = [
+        name
+        for filterset in filtersets
+        if filterset.form.is_valid()
+        for name, value in filterset.form.cleaned_data.items()
+        if value not in (None, "", slice(None, None))
+    ]
+    known = [f.known_count for f in filtersets if getattr(f, "known_count", None) is not None]
+    return known[0] if len(in_use) == 1 and len(known) == 1 else None
 
 
 def _errors(filterset: FilterSet) -> list[str]:

@@ -14,7 +14,8 @@ refresh per segment at a time; a manual edit of the segment waits for it too):
 4. the segment stores its count, `refreshed_at = as_of` and clears its error.
 
 No member is ever looped over in Python. `refresh_members` is the fast path: the same steps
-restricted to a set of changed members, for every smart segment of the community.
+restricted to a set of changed members, for every smart segment of the community, with every
+rule evaluated over those members in one statement first (one scan of them, not one per rule).
 
 A refresh that fails records the reason on the segment (refresh_error) and raises; the Celery
 task retries it with backoff.
@@ -40,6 +41,15 @@ from . import graph, rules
 from .models import Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
+
+# From this many changed members on, refresh_members evaluates every rule in one statement and
+# applies the differences of all segments together; below it, segment by segment.
+SCOPE_AT_ONCE = 200
+
+# For each refresh transaction on PostgreSQL: the diff's hash join of a large segment stays in
+# memory, and no JIT: compiling the expressions of a rule (or of a hundred rules, in the fast
+# path's single statement) costs far more than running them over a million members.
+POSTGRES_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,12 @@ def refresh_members(
 ) -> list[RefreshResult | RefreshError]:
     """The fast path: re-evaluate only `member_ids` against every smart segment of `community`.
 
+    For a few members each segment is done in its own transaction under its lock. From
+    SCOPE_AT_ONCE members on, the work is done at once: one statement evaluates every rule
+    that reads no other smart segment over just these members (one scan of them), then one
+    transaction locks those segments and applies the difference with their stored rows in a
+    few set-based statements (_apply_scope_at_once); the rest (rules reading a smart segment,
+    which must see its refresh first, and segments edited in between) follow one by one.
     Leaves `refreshed_at` alone (the rest of each segment was not looked at) and moves the
     stored counts by the difference.
     """
@@ -131,7 +147,19 @@ def refresh_members(
     results: list[RefreshResult | RefreshError] = []
     if not scope:
         return results
-    for segment_id in _smart_in_order(community):
+    order = _smart_in_order(community)
+    done: dict[int, tuple[int, int]] = {}
+    if len(scope) >= SCOPE_AT_ONCE:
+        matched = _match_scope(community, order, as_of, scope)
+        if matched:
+            try:
+                done = _apply_scope_at_once(community, matched, scope, as_of)
+            finally:
+                _drop_matches()
+    for segment_id in order:
+        if segment_id in done:
+            results.append(RefreshResult(segment_id, *done[segment_id]))
+            continue
         try:
             with transaction.atomic():
                 segment = _lock(segment_id)
@@ -222,20 +250,36 @@ def _scope_sql(scope: Sequence[int]) -> tuple[str, list[Any]]:
     return "SELECT value FROM json_each(%s)", [json.dumps(list(scope))]
 
 
-def _apply_rule(segment: Segment, as_of: datetime, scope: Sequence[int] | None) -> tuple[int, int]:
-    """Steps 1-3 of the module docstring; returns (entered, left)."""
+def _rule_query(segment: Segment, as_of: datetime, scope: Sequence[int] | None):
+    """The members of the segment's community matching its rule (within `scope`), as ids."""
     q = rules.to_q(segment.parsed_rule(), as_of=as_of, tz=segment.community.timezone)
     matching = Member.objects.filter(community_id=segment.community_id).filter(q)
-    current_filter = "c.segment_id = %s"
-    current_params: list[Any] = [segment.pk]
     if scope is not None:
         scope_sql, scope_params = _scope_sql(scope)
         matching = matching.filter(pk__in=RawSQL(scope_sql, scope_params))  # noqa: S611
-        current_filter += f" AND c.member_id IN ({scope_sql})"
-        current_params += scope_params
-    rule_sql, rule_params = _compiled(matching.order_by().values("id"))
+    return matching.order_by().values("id")
+
+
+def _apply_rule(segment: Segment, as_of: datetime, scope: Sequence[int] | None) -> tuple[int, int]:
+    """Steps 1-3 of the module docstring; returns (entered, left)."""
+    current_filter = "c.segment_id = %s"
+    current_params: list[Any] = [segment.pk]
+    if scope is not None:
+        if _postgres():
+            # An index probe per changed member within the segment's (segment, member) range,
+            # rather than reading the whole segment to keep a few of its rows.
+            current_filter += " AND c.member_id = ANY(%s::bigint[])"
+            current_params.append(list(scope))
+        else:
+            scope_sql, scope_params = _scope_sql(scope)
+            current_filter += f" AND c.member_id IN ({scope_sql})"
+            current_params += scope_params
+    rule_sql, rule_params = _compiled(_rule_query(segment, as_of, scope))
 
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for setting in POSTGRES_SETTINGS:
+                cursor.execute(setting)
         cursor.execute("DROP TABLE IF EXISTS segment_diff")
         cursor.execute(
             "CREATE TEMPORARY TABLE segment_diff "
@@ -298,4 +342,206 @@ def _write_diff(cursor, segment: Segment, as_of: datetime) -> None:
                   %s, 'rule', NULL, %s
            FROM segment_diff""",
         [segment.community_id, segment.pk, at, segment.rule_version],
+    )
+
+
+# --- The fast path's single scan ----------------------------------------------------------------
+
+# The tables a rule's SQL reads, each keyed by member: the fast path shadows them with CTEs of
+# the same name restricted to the changed members (a CTE's name hides the table's in the
+# statement; inside its own definition the name still means the table).
+_SHADOWED = (
+    ("members_member", "SELECT * FROM members_member WHERE community_id = %s AND id IN ({scope})"),
+    (
+        "engagement_memberscore",
+        "SELECT * FROM engagement_memberscore WHERE member_id IN (SELECT id FROM members_member)",
+    ),
+    (
+        "members_identity",
+        "SELECT * FROM members_identity WHERE member_id IN (SELECT id FROM members_member)",
+    ),
+    (
+        "segments_segmentmembership",
+        "SELECT * FROM segments_segmentmembership "
+        "WHERE member_id IN (SELECT id FROM members_member)",
+    ),
+)
+
+
+def _match_scope(
+    community: Community, order: Sequence[int], as_of: datetime, scope: Sequence[int]
+) -> dict[int, int]:
+    """Evaluate, in one statement, every smart rule that reads no smart segment over the
+    `scope` members, into the temporary table segment_match (segment_id, member_id).
+
+    Returns {segment id: rule_version evaluated}; empty when nothing was evaluated (then
+    every segment evaluates its own rule, as before). A rule that reads another smart segment
+    must wait for that segment's refresh in the same pass, so it is left out.
+    """
+    smart = set(order)
+    branches: list[tuple[int, int, str, tuple[Any, ...]]] = []
+    for segment in Segment.objects.filter(pk__in=order).select_related("community"):
+        try:
+            rule = segment.parsed_rule()
+            if rules.segments_used(rule) & smart:
+                continue
+            sql, rule_params = _compiled(
+                _rule_query(segment, as_of, None if _postgres() else scope)
+            )
+        except (rules.RuleError, ValueError):
+            continue  # its own refresh reports it
+        branches.append((segment.pk, segment.rule_version, sql, rule_params))
+    if not branches:
+        return {}
+    union = " UNION ALL ".join(
+        f"SELECT {pk}, id FROM ({sql}) r{pk}"  # noqa: S608 (pk: an int from the database)
+        for pk, _v, sql, _p in branches
+    )
+    params: list[Any] = [p for _pk, _v, _sql, branch in branches for p in branch]
+    if _postgres():
+        scope_sql, scope_params = _scope_sql(scope)
+        ctes = ", ".join(
+            f"{name} AS MATERIALIZED ({body.format(scope=scope_sql)})" for name, body in _SHADOWED
+        )
+        statement = f"INSERT INTO segment_match (segment_id, member_id) WITH {ctes} {union}"
+        params = [community.pk, *scope_params, *params]
+    else:
+        statement = f"INSERT INTO segment_match (segment_id, member_id) {union}"
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if _postgres():
+                # The shadowing CTEs have no statistics: the planner guesses a row or two
+                # and would nest loops over them; hash joins keep every rule linear.
+                for setting in (*POSTGRES_SETTINGS, "SET LOCAL enable_nestloop = off"):
+                    cursor.execute(setting)
+            cursor.execute("DROP TABLE IF EXISTS segment_match")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE segment_match (segment_id bigint NOT NULL, "
+                "member_id bigint NOT NULL, PRIMARY KEY (segment_id, member_id))"
+            )
+            cursor.execute(statement, params)
+            if _postgres():
+                cursor.execute("ANALYZE segment_match")
+    except DatabaseError:
+        logger.exception("Evaluating the rules for changed members in one scan failed")
+        return {}
+    return {pk: version for pk, version, _sql, _params in branches}
+
+
+def _drop_matches() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE IF EXISTS segment_match")
+    except DatabaseError:  # the connection is gone, and the temporary table with it
+        logger.warning("Could not drop the temporary table segment_match", exc_info=True)
+
+
+def _any_sql(column: str, values: Sequence[int]) -> tuple[str, list[Any]]:
+    """SQL for "`column` is one of these ids", one parameter however many ids; on PostgreSQL
+    `= ANY(array)`, which an index on the column answers with one probe per id."""
+    if _postgres():
+        return f"{column} = ANY(%s::bigint[])", [list(values)]
+    in_json = f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608 (a column name)
+    return in_json, [json.dumps(list(values))]
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _apply_scope_at_once(
+    community: Community, matched: dict[int, int], scope: Sequence[int], as_of: datetime
+) -> dict[int, tuple[int, int]]:
+    """Apply segment_match to the stored rows of the `scope` members, for every segment whose
+    rule was evaluated there, in one transaction holding their locks (taken in id order).
+
+    Returns {segment id: (entered, left)} for the segments done; a segment edited since its
+    rule was evaluated, or gone, is left out (the caller refreshes it alone). On a database
+    error nothing is written and nothing is returned: the caller does each segment alone.
+    """
+    at = connection.ops.adapt_datetimefield_value(as_of)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            locked = (
+                Segment.objects.select_for_update(of=("self",))
+                .filter(pk__in=list(matched), community=community, kind="smart")
+                .order_by("pk")
+                .values_list("pk", "rule_version")
+            )
+            batch = [pk for pk, version in locked if matched[pk] == version]
+            if not batch:
+                return {}
+            if _postgres():
+                for setting in POSTGRES_SETTINGS:
+                    cursor.execute(setting)
+            in_batch, batch_params = _any_sql("segment_id", batch)
+            in_scope, scope_params = _any_sql("c.member_id", scope)
+            current = (
+                "SELECT c.segment_id, c.member_id, c.via FROM segments_segmentmembership c "  # noqa: S608
+                f"WHERE {in_scope} AND c.{in_batch}"
+            )
+            cursor.execute("DROP TABLE IF EXISTS segment_scope_diff")
+            cursor.execute(
+                "CREATE TEMPORARY TABLE segment_scope_diff (segment_id bigint NOT NULL, "
+                "member_id bigint NOT NULL, entering boolean NOT NULL, "
+                "PRIMARY KEY (segment_id, member_id))"
+            )
+            cursor.execute(
+                f"""INSERT INTO segment_scope_diff (segment_id, member_id, entering)
+                SELECT m.segment_id, m.member_id, %s FROM segment_match m
+                WHERE m.{in_batch} AND NOT EXISTS (
+                    SELECT 1 FROM ({current}) c
+                    WHERE c.segment_id = m.segment_id AND c.member_id = m.member_id)
+                UNION ALL
+                SELECT c.segment_id, c.member_id, %s FROM ({current}) c
+                WHERE c.via = 'rule' AND NOT EXISTS (
+                    SELECT 1 FROM segment_match m
+                    WHERE m.segment_id = c.segment_id AND m.member_id = c.member_id)""",  # noqa: S608
+                [
+                    True, *batch_params, *scope_params, *batch_params,
+                    False, *scope_params, *batch_params,
+                ],
+            )  # fmt: skip
+            if _postgres():
+                cursor.execute("ANALYZE segment_scope_diff")  # its size guides the writes
+            cursor.execute(
+                "SELECT segment_id, COUNT(CASE WHEN entering THEN 1 END), "
+                "COUNT(CASE WHEN NOT entering THEN 1 END) FROM segment_scope_diff "
+                "GROUP BY segment_id"
+            )
+            counts = {pk: (entered, left) for pk, entered, left in cursor.fetchall()}
+            if counts:
+                _write_scope_diff(cursor, community, at)
+                for pk, (entered, left) in counts.items():
+                    Segment.objects.filter(pk=pk).update(
+                        member_count=F("member_count") + entered - left
+                    )
+            cursor.execute("DROP TABLE segment_scope_diff")
+    except DatabaseError:
+        logger.exception("Applying the changed members to every segment at once failed")
+        return {}
+    return {pk: counts.get(pk, (0, 0)) for pk in batch}
+
+
+def _write_scope_diff(cursor, community: Community, at: Any) -> None:
+    cursor.execute(
+        """INSERT INTO segments_segmentmembership
+               (community_id, segment_id, member_id, added_at, via, added_by_id)
+           SELECT %s, segment_id, member_id, %s, 'rule', NULL
+           FROM segment_scope_diff WHERE entering""",
+        [community.pk, at],
+    )
+    cursor.execute(
+        """DELETE FROM segments_segmentmembership
+           WHERE via = 'rule' AND (segment_id, member_id) IN (
+               SELECT segment_id, member_id FROM segment_scope_diff WHERE NOT entering)"""
+    )
+    cursor.execute(
+        """INSERT INTO segments_membershipchange
+               (community_id, segment_id, member_id, change, at, via, by_id, rule_version)
+           SELECT %s, d.segment_id, d.member_id,
+                  CASE WHEN d.entering THEN 'entered' ELSE 'left' END, %s, 'rule', NULL,
+                  s.rule_version
+           FROM segment_scope_diff d JOIN segments_segment s ON s.id = d.segment_id""",
+        [community.pk, at],
     )

@@ -23,7 +23,13 @@ from engagement.models import MemberScore
 from members.models import Identity, Member
 from segments import graph, rules, services
 from segments.models import Change, MembershipChange, Segment, SegmentMembership, Via
-from segments.refresh import RefreshError, refresh_community, refresh_members, refresh_segment
+from segments.refresh import (
+    RefreshError,
+    RefreshResult,
+    refresh_community,
+    refresh_members,
+    refresh_segment,
+)
 from tests.factories import CommunityFactory, IdentityFactory, MemberFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -410,7 +416,18 @@ def test_the_write_pattern_sees_a_changing_refresh(community):
 # --- 4: the fast path ----------------------------------------------------------------------------
 
 
-def test_refresh_members_equals_the_full_refresh_for_those_members(world):
+# From SCOPE_AT_ONCE changed members on, the fast path evaluates every rule in one statement and
+# applies all the differences together: both ways must give the same rows.
+BOTH_WAYS = pytest.mark.parametrize("at_once", [False, True], ids=["one-by-one", "at-once"])
+
+
+def _fast_path_way(monkeypatch, at_once: bool) -> None:
+    monkeypatch.setattr("segments.refresh.SCOPE_AT_ONCE", 1 if at_once else 10**9)
+
+
+@BOTH_WAYS
+def test_refresh_members_equals_the_full_refresh_for_those_members(world, monkeypatch, at_once):
+    _fast_path_way(monkeypatch, at_once)
     community, segments, order, rng = world
     refresh_community(community, as_of=AS_OF)
     as_of = AS_OF + timedelta(days=2, hours=3)
@@ -456,8 +473,10 @@ def test_refresh_members_equals_the_full_refresh_for_those_members(world):
     assert_materialized(community, segments, order, as_of)
 
 
-def test_refresh_members_matches_the_full_refresh_on_every_segment(world):
+@BOTH_WAYS
+def test_refresh_members_matches_the_full_refresh_on_every_segment(world, monkeypatch, at_once):
     """With every changed member in the subset, the fast path leaves nothing for a full refresh."""
+    _fast_path_way(monkeypatch, at_once)
     community, segments, order, rng = world
     refresh_community(community, as_of=AS_OF)
     changed = []
@@ -471,6 +490,23 @@ def test_refresh_members_matches_the_full_refresh_on_every_segment(world):
     refresh_community(community, as_of=AS_OF)
     assert stored_all(segments, order) == fast
     assert {key: len(members) for key, members in fast.items()} == counts
+    assert_materialized(community, segments, order, AS_OF)
+
+
+def test_refresh_members_at_once_falls_back_to_one_by_one_on_a_database_error(world, monkeypatch):
+    _fast_path_way(monkeypatch, True)
+    community, segments, order, rng = world
+    refresh_community(community, as_of=AS_OF)
+    changed = []
+    for member in rng.sample(list(Member.objects.filter(community=community)), 8):
+        member.company_name = "Acme" if member.company_name != "Acme" else "Globex"
+        member.save()
+        changed.append(member.pk)
+    with mock.patch(
+        "segments.refresh._write_scope_diff", side_effect=OperationalError("gone mid-way")
+    ):
+        results = refresh_members(community, changed, as_of=AS_OF)
+    assert [type(result) for result in results] == [RefreshResult] * len(order)
     assert_materialized(community, segments, order, AS_OF)
 
 
