@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-scoring
+.PHONY: run test lint format clean bench bench-scoring bench-generate bench-segments bench-web bench-load
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,13 +23,29 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 	DEBUG=true $(BIN)/mypy community_os members engagement segments demo
 
-# Benchmarks (bench/README.md): PostgreSQL only, e.g.
+# Benchmarks (bench/README.md): PostgreSQL only, in their own database, e.g.
 #   make bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/communityos_bench
 #   make bench-scoring BENCH_ARGS="--members 10000"
-bench: bench-scoring
+#   make bench-segments BENCH_ARGS="--members 1000000"
+# `make bench` runs the 100,000-member variant of each: scoring, segment refresh, web.
+bench: bench-scoring bench-segments bench-web
 
 bench-scoring: $(INSTALLED)
 	$(BIN)/python bench/scoring.py $(BENCH_ARGS)
+
+bench-generate: $(INSTALLED)
+	$(BIN)/python bench/generate.py $(BENCH_ARGS)
+
+bench-segments: $(INSTALLED)
+	$(BIN)/python bench/segments.py $(BENCH_ARGS)
+
+bench-web: $(INSTALLED)
+	$(BIN)/python bench/web.py $(BENCH_ARGS)
+
+# 20 users for 60 seconds on the table, pills, profiles and the segment preview; exits 1 on
+# any error (not part of `make bench`).
+bench-load: $(INSTALLED)
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 format: $(INSTALLED)
 	$(BIN)/ruff format .
