@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import kombu.pools
 import pytest
 import redis
 from django.conf import settings
@@ -233,9 +234,11 @@ def use_broker(url: str) -> Callable[[], None]:
     saved = conf.broker_url, conf.broker_transport_options
 
     def reset_pools() -> None:
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
-            celery_app._pool = None
+        # kombu keeps its connection and producer pools in global registries keyed by the
+        # connection: closing one there would leave a closed pool for the next test that
+        # sends to the same broker. Forget them all; new ones open on demand.
+        kombu.pools.reset()
+        celery_app._pool = None
         celery_app.amqp._producer_pool = None
 
     reset_pools()
