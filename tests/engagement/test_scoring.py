@@ -1,11 +1,7 @@
 """Engagement scores (DESIGN §5): worked examples, boundaries, and parity with an independent
 pure-Python implementation written here (it imports nothing from engagement.scoring)."""
 
-import os
 import random
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -13,7 +9,6 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from engagement import tasks
 from engagement.models import Activity, ActivityKind, MemberScore
@@ -21,6 +16,7 @@ from engagement.scoring import score_community
 from members.models import Community, Member
 from tests.engagement.reference import expected_score
 from tests.factories import ActivityFactory, CommunityFactory, MemberFactory
+from tests.worker import celery_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -424,44 +420,7 @@ def test_a_real_worker_scores_a_community(tmp_path):
     community = CommunityFactory(slug="worker-test")
     member = MemberFactory(community=community)
     ActivityFactory(member=member, occurred_at=AS_OF - HOUR)
-    db = connection.settings_dict
-    # PYTEST_VERSION stays set, so the worker, like the tests, ignores a developer's .env.
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        ),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    log = (tmp_path / "worker.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "community_os",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            "celery",
-            "--loglevel=INFO",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with celery_worker(tmp_path) as worker:
         tasks.score_community_task.delay(community.pk, AS_OF.isoformat())
-        deadline = time.monotonic() + 60
-        while not MemberScore.objects.filter(member=member).exists():
-            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
-            time.sleep(0.2)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
+        worker.wait_for(lambda: MemberScore.objects.filter(member=member).exists())
     assert scores_of(member) == (Decimal("0.50"), Decimal("3.00"), Decimal("0.30"), Decimal("1.27"))

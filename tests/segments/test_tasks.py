@@ -3,17 +3,13 @@ mode), what each trigger enqueues (the autouse `celery_calls` fixture records it
 real worker process on the real broker."""
 
 import io
-import os
-import subprocess
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
 from celery.exceptions import Retry
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from engagement.scoring import score_community
@@ -23,6 +19,7 @@ from members.signals import members_changed
 from segments import refresh, services, tasks
 from segments.models import Segment, SegmentMembership
 from tests.factories import CommunityFactory, IdentityFactory, MemberFactory
+from tests.worker import celery_worker
 
 pytestmark = pytest.mark.django_db
 
@@ -371,14 +368,6 @@ def test_manual_membership_changes_refresh_the_referrers(
 # --- A real worker -------------------------------------------------------------------------------
 
 
-def _wait_for(condition, worker, log_path, seconds=60):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert worker.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline, log_path.read_text()
-        time.sleep(0.2)
-
-
 @pytest.mark.postgres
 @pytest.mark.real_worker
 @pytest.mark.django_db(transaction=True)
@@ -386,40 +375,10 @@ def test_a_real_worker_materializes_a_new_and_an_edited_segment(tmp_path):
     community = CommunityFactory(slug="segments-worker")
     acme = {MemberFactory(community=community, company_name="Acme").pk for _ in range(3)}
     globex = {MemberFactory(community=community, company_name="Globex").pk for _ in range(2)}
-    db = connection.settings_dict
-    # PYTEST_VERSION stays set, so the worker, like the tests, ignores a developer's .env.
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-        ),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-    }
-    log_path = tmp_path / "worker.log"
-    log = log_path.open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "community_os",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            "celery",
-            "--loglevel=INFO",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+    with celery_worker(tmp_path) as worker:
         with transaction.atomic():  # the refresh is enqueued when this commits
             segment = smart(community, "Acme")
-        _wait_for(lambda: members_of(segment) == acme, worker, log_path)
+        worker.wait_for(lambda: members_of(segment) == acme)
         assert Segment.objects.get(pk=segment.pk).member_count == 3
 
         with transaction.atomic():
@@ -427,14 +386,8 @@ def test_a_real_worker_materializes_a_new_and_an_edited_segment(tmp_path):
                 segment=segment,
                 rule={"all": [{"field": "company_name", "op": "is", "value": "Globex"}]},
             )
-        _wait_for(lambda: members_of(segment) == globex, worker, log_path)
-        _wait_for(
-            lambda: Segment.objects.get(pk=segment.pk).member_count == 2, worker, log_path, 10
-        )
+        worker.wait_for(lambda: members_of(segment) == globex)
+        worker.wait_for(lambda: Segment.objects.get(pk=segment.pk).member_count == 2, 10)
         stored = Segment.objects.get(pk=segment.pk)
         assert (stored.rule_version, stored.refresh_error) == (2, "")
         assert stored.changes.filter(change="left", rule_version=2).count() == 3
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-        log.close()
