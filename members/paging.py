@@ -38,15 +38,6 @@ class Sort:
     def param(self) -> str:
         return f"-{self.field}" if self.descending else self.field
 
-    def ordering(self, *, reverse: bool = False) -> list:
-        """Nulls go last in the forward direction, whichever way the column is sorted."""
-        descending = self.descending != reverse
-        nulls = {"nulls_first": True} if reverse else {"nulls_last": True}
-        column, tiebreak = F(self.field), F("id")
-        if descending:
-            return [column.desc(**nulls), tiebreak.desc()]
-        return [column.asc(**nulls), tiebreak.asc()]
-
 
 @dataclass(frozen=True)
 class Page:
