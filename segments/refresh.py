@@ -245,7 +245,7 @@ def _compiled(queryset) -> tuple[str, tuple[Any, ...]]:
 
 def _scope_sql(scope: Sequence[int]) -> tuple[str, list[Any]]:
     """SQL for "one of these member ids", one parameter however many ids."""
-    if connection.vendor == "postgresql":
+    if _postgres():
         return "SELECT unnest(%s::bigint[])", [list(scope)]
     return "SELECT value FROM json_each(%s)", [json.dumps(list(scope))]
 
@@ -265,19 +265,15 @@ def _apply_rule(segment: Segment, as_of: datetime, scope: Sequence[int] | None) 
     current_filter = "c.segment_id = %s"
     current_params: list[Any] = [segment.pk]
     if scope is not None:
-        if _postgres():
-            # An index probe per changed member within the segment's (segment, member) range,
-            # rather than reading the whole segment to keep a few of its rows.
-            current_filter += " AND c.member_id = ANY(%s::bigint[])"
-            current_params.append(list(scope))
-        else:
-            scope_sql, scope_params = _scope_sql(scope)
-            current_filter += f" AND c.member_id IN ({scope_sql})"
-            current_params += scope_params
+        # On PostgreSQL an index probe per changed member within the segment's (segment,
+        # member) range, rather than reading the whole segment to keep a few of its rows.
+        in_scope, scope_params = _any_sql("c.member_id", scope)
+        current_filter += f" AND {in_scope}"
+        current_params += scope_params
     rule_sql, rule_params = _compiled(_rule_query(segment, as_of, scope))
 
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if _postgres():
             for setting in POSTGRES_SETTINGS:
                 cursor.execute(setting)
         cursor.execute("DROP TABLE IF EXISTS segment_diff")
@@ -285,7 +281,7 @@ def _apply_rule(segment: Segment, as_of: datetime, scope: Sequence[int] | None) 
             "CREATE TEMPORARY TABLE segment_diff "
             "(member_id bigint PRIMARY KEY, entering boolean NOT NULL)"
         )
-        if connection.vendor == "postgresql":
+        if _postgres():
             cursor.execute(
                 f"""INSERT INTO segment_diff (member_id, entering)
                 SELECT coalesce(m.id, c.member_id), m.id IS NOT NULL
