@@ -70,7 +70,7 @@ def describe(segment: Segment, names: dict[int, str]) -> str:
 @require_GET
 @vary_on_headers("HX-Request")
 def segment_list(request: CommunityRequest) -> HttpResponse:
-    segments = list(Segment.objects.for_community(request.community).select_related("community"))
+    segments = segments_for_request(request)  # the sidebar on this page shows the same list
     names = {segment.pk: segment.name for segment in segments}
     now = timezone.now()
     rows = [
