@@ -14,6 +14,7 @@ urlpatterns = [
     path("<int:pk>/delete/", views.segment_delete, name="delete"),
     path("<int:pk>/pin/", views.segment_pin, name="pin"),
     path("<int:pk>/move/", views.segment_move, name="move"),
+    path("<int:pk>/reviewed/", views.segment_reviewed, name="reviewed"),
     path("<int:pk>/export.csv", views.segment_export, name="export"),
     path("<int:pk>/members/add/", views.segment_add, name="add"),
     path("<int:pk>/members/remove/", views.segment_remove, name="remove"),

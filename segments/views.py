@@ -121,6 +121,17 @@ def segment_move(request: CommunityRequest, pk: int) -> HttpResponse:
 
 
 @community_view
+@require_POST
+def segment_reviewed(request: CommunityRequest, pk: int) -> HttpResponse:
+    """A manual segment's review reminder is answered: due again a full cadence from now."""
+    segment = get_segment_for_request(request, pk)
+    services.segment_mark_reviewed(segment=segment)
+    if request.htmx:
+        return HttpResponse(status=204, headers=_changed(id=segment.pk))
+    return redirect(segment)
+
+
+@community_view
 @require_http_methods(["GET", "POST"])
 @vary_on_headers("HX-Request")
 def segment_delete(request: CommunityRequest, pk: int) -> HttpResponse:

@@ -62,6 +62,7 @@ COMMUNITY_URLS: dict[str, Spec] = {
     "segments:delete": Spec(kwargs=SEGMENT, post=True, viewer_get=403),
     "segments:pin": Spec(kwargs=SEGMENT, get=False, post=True),
     "segments:move": Spec(kwargs=SEGMENT, get=False, post=True),
+    "segments:reviewed": Spec(kwargs=MANUAL, get=False, post=True),
     "segments:export": Spec(kwargs=SEGMENT),
     "segments:add": Spec(kwargs=MANUAL, get=False, post=True),
     "segments:remove": Spec(kwargs=MANUAL, get=False, post=True),

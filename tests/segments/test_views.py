@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -1198,3 +1199,29 @@ def test_profile_segments_run_as_many_queries_for_2_as_for_12_segments(
     join_all()
     with_twelve = _count_queries(alice_client, url, headers=hx())
     assert with_two == with_twelve
+
+
+def test_a_segment_due_for_review_can_be_marked_reviewed(alice_client, victor, community):
+    victor_client = Client()  # alice_client and victor_client would be one client
+    victor_client.force_login(victor)
+    mentors = manual(community, "Mentors", review_every_days=30)
+    Segment.objects.filter(pk=mentors.pk).update(created_at=timezone.now() - timedelta(days=31))
+    page = mentors.get_absolute_url()
+    listing = reverse("segments:list", args=[community.slug])
+    reviewed = reverse("segments:reviewed", args=[community.slug, mentors.pk])
+    assert "due for review" in alice_client.get(page).content.decode()
+    assert "Review due" in alice_client.get(listing).content.decode()
+    # A viewer sees the reminder but cannot answer it.
+    viewer_page = victor_client.get(page).content.decode()
+    assert "due for review" in viewer_page and "Mark as reviewed" not in viewer_page
+    assert victor_client.post(reviewed).status_code == 403
+    assert Segment.objects.get(pk=mentors.pk).reviewed_at is None
+
+    response = alice_client.post(reviewed, headers=hx())
+    assert response.status_code == 204
+    assert "segmentsChanged" in hx_trigger(response)
+    marked = Segment.objects.get(pk=mentors.pk)
+    assert timezone.now() - marked.reviewed_at < timedelta(minutes=1)
+    assert not marked.is_due_for_review()
+    assert "due for review" not in alice_client.get(page).content.decode()
+    assert "Review due" not in alice_client.get(listing).content.decode()
