@@ -8,11 +8,15 @@ one shown above the rows (the segment pills).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import django_filters
 from django.db.models import QuerySet
+from django.utils.safestring import SafeString, mark_safe
+
+from . import cells
 
 CellKind = Literal["person", "text", "date", "since", "score"]
 
@@ -39,6 +43,7 @@ class Cell:
 class Row:
     member: Any
     cells: list[Cell]
+    html: SafeString  # the row's <td> elements (members/cells.py)
 
 
 class TableExtension:
@@ -82,8 +87,19 @@ def annotate(queryset: QuerySet) -> QuerySet:
     return queryset
 
 
-def rows(members: list, shown: tuple[Column, ...]) -> list[Row]:
-    return [
-        Row(member, [Cell(column, getattr(member, column.key)) for column in shown])
-        for member in members
-    ]
+def rows(members: list, shown: tuple[Column, ...], profile_url: Callable[[Any], str]) -> list[Row]:
+    """The page's rows; `profile_url(member)` is where the person cell links."""
+    tds = [cells.td(column.key, column.kind) for column in shown]
+    result = []
+    for member in members:
+        row_cells = [Cell(column, getattr(member, column.key)) for column in shown]
+        html = "".join(
+            td(
+                cells.person(member, profile_url(member))
+                if cell.column.kind == "person"
+                else cells.VALUE_KINDS[cell.column.kind](cell.value)
+            )
+            for td, cell in zip(tds, row_cells, strict=True)
+        )
+        result.append(Row(member, row_cells, mark_safe(html)))  # noqa: S308 (cells.td escaped it)
+    return result

@@ -86,7 +86,11 @@ def member_list(request: CommunityRequest) -> HttpResponse:
         "active_filter_count": sum(len(_active(f)) for f in filtersets),
         "extension_filters": extension_filters,
         "page": page,
-        "rows": table.rows(page.rows, shown),
+        "rows": table.rows(
+            page.rows,
+            shown,
+            lambda member: reverse("members:detail", args=[request.community.slug, member.pk]),
+        ),
         "sort": sort,
         "headers": _headers(shown, sort),
         "query": _query_without(request, "after", "before"),
