@@ -150,13 +150,39 @@ class Segment(models.Model):
 
 
 class SegmentMembership(models.Model):
-    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="memberships")
+    """One member in one segment. A refresh writes these by the million (and the ledger's
+    rows with them), so each index here is one a query needs: every index costs every insert,
+    and the foreign keys' own indexes are left out where a listed index starts with the column.
+    For the same reason the database checks none of the foreign keys: segments/locks.py says
+    how the rows stay consistent without them (`db_constraint=False`)."""
+
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    segment = models.ForeignKey(
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
+        db_constraint=False,
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
+        db_constraint=False,
+    )
     added_at = models.DateTimeField()
     via = models.CharField(max_length=10, choices=Via.choices)
     added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:
@@ -164,7 +190,15 @@ class SegmentMembership(models.Model):
             # Also the (segment, member) index: a segment's members, and "is m in s?".
             models.UniqueConstraint(fields=["segment", "member"], name="one_membership_per_member"),
         ]
-        indexes = [models.Index(fields=["member"], name="membership_by_member")]
+        indexes = [
+            models.Index(fields=["member"], name="membership_by_member"),
+            # Rows a user added by hand (SET_NULL when the user is deleted); a rule adds none.
+            models.Index(
+                fields=["added_by"],
+                name="membership_by_adder",
+                condition=models.Q(added_by__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.member} in {self.segment}"
@@ -178,21 +212,47 @@ class Change(models.TextChoices):
 class MembershipChange(models.Model):
     """The ledger: one row per entry into or exit from a segment, never rewritten."""
 
-    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="+")
-    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="changes")
-    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="segment_changes")
+    community = models.ForeignKey(
+        Community, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    segment = models.ForeignKey(
+        Segment,
+        on_delete=models.CASCADE,
+        related_name="changes",
+        db_index=False,
+        db_constraint=False,
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.CASCADE,
+        related_name="segment_changes",
+        db_index=False,
+        db_constraint=False,
+    )
     change = models.CharField(max_length=10, choices=Change.choices)
     at = models.DateTimeField()
     via = models.CharField(max_length=10, choices=Via.choices)
     by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     rule_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        # As for SegmentMembership: only the indexes queries need (the foreign keys' own are
+        # covered by these), and no foreign-key checks, since a refresh writes one row per
+        # entry and exit.
         indexes = [
             models.Index(fields=["segment", "at"], name="change_by_segment"),
             models.Index(fields=["member", "at"], name="change_by_member"),
+            models.Index(
+                fields=["by"], name="change_by_user", condition=models.Q(by__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

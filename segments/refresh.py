@@ -38,6 +38,7 @@ from django.utils import timezone
 from members.models import Community, Member
 
 from . import graph, rules
+from .locks import membership_lock
 from .models import Segment, SegmentMembership
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,14 @@ def _smart_in_order(community: Community) -> list[int]:
 
 
 def _lock(segment_id: int) -> Segment | None:
-    """The smart segment, its row locked until the transaction ends; None if it is gone."""
+    """The smart segment, its row locked until the transaction ends (after its community's
+    membership lock, segments/locks.py); None if it is gone."""
+    community_id = (
+        Segment.objects.filter(pk=segment_id).values_list("community_id", flat=True).first()
+    )
+    if community_id is None:
+        return None
+    membership_lock(community_id)
     return (
         Segment.objects.select_for_update(of=("self",))
         .select_related("community")
@@ -458,6 +466,7 @@ def _apply_scope_at_once(
     at = connection.ops.adapt_datetimefield_value(as_of)
     try:
         with transaction.atomic(), connection.cursor() as cursor:
+            membership_lock(community.pk)
             locked = (
                 Segment.objects.select_for_update(of=("self",))
                 .filter(pk__in=list(matched), community=community, kind="smart")
@@ -488,6 +497,8 @@ def _apply_scope_at_once(
                 WHERE m.{in_batch} AND NOT EXISTS (
                     SELECT 1 FROM ({current}) c
                     WHERE c.segment_id = m.segment_id AND c.member_id = m.member_id)
+                  -- matched before the lock: a member deleted since then does not enter
+                  AND EXISTS (SELECT 1 FROM members_member mm WHERE mm.id = m.member_id)
                 UNION ALL
                 SELECT c.segment_id, c.member_id, %s FROM ({current}) c
                 WHERE c.via = 'rule' AND NOT EXISTS (

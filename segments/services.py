@@ -20,6 +20,7 @@ from django.utils import timezone
 from members.models import Community, Member
 
 from . import graph, rules, tasks
+from .locks import membership_lock
 from .models import (
     NAME_MAX_LENGTH,
     Change,
@@ -317,6 +318,7 @@ class AddReport:
 
 
 def _lock_manual(segment: Segment) -> Segment:
+    membership_lock(segment.community_id)
     locked = Segment.objects.select_for_update().get(pk=segment.pk)
     if locked.is_smart:
         raise SegmentError(f"{locked.name} is a smart segment: its rule decides who is in it.")
@@ -341,6 +343,9 @@ def segment_add_members(
     now = timezone.now()
     with transaction.atomic():
         segment = _lock_manual(segment)
+        # Read again under the lock: a member deleted since the match must not be added.
+        existing = set(Member.objects.filter(pk__in=list(wanted)).values_list("pk", flat=True))
+        wanted = {pk: member for pk, member in wanted.items() if pk in existing}
         present = set(
             SegmentMembership.objects.filter(segment=segment, member__in=list(wanted)).values_list(
                 "member_id", flat=True

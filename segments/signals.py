@@ -8,6 +8,7 @@ from engagement.scoring import scores_changed
 from members.models import Community, Identity, Member
 from members.signals import members_changed
 
+from .locks import membership_lock
 from .models import Segment
 from .tasks import refresh_members_later, refresh_score_segments_later
 
@@ -39,5 +40,14 @@ def refresh_segments_reading_scores(sender, community: Community, **kwargs) -> N
 
 @receiver(pre_delete, sender=Member, dispatch_uid="segments_member_deleted")
 def keep_counts_when_a_member_goes(sender, instance: Member, **kwargs) -> None:
-    """The member's memberships go with it (cascade); the stored counts must follow."""
+    """The member's memberships go with it (cascade) once the refreshes in flight are done
+    (segments/locks.py); the stored counts must follow."""
+    membership_lock(instance.community_id, exclusive=True)
     Segment.objects.filter(memberships__member=instance).update(member_count=F("member_count") - 1)
+
+
+@receiver(pre_delete, sender=Segment, dispatch_uid="segments_segment_deleted")
+def wait_for_writers_when_a_segment_goes(sender, instance: Segment, **kwargs) -> None:
+    """The segment's memberships and ledger go with it (cascade), once the refreshes in
+    flight are done: their rows must not outlive it (segments/locks.py)."""
+    membership_lock(instance.community_id, exclusive=True)
