@@ -18,6 +18,8 @@ def segments_for_request(request: CommunityRequest) -> list[Segment]:
     pills above the table both show them."""
     cached = getattr(request, "_community_segments", None)
     if cached is None:
-        cached = list(Segment.objects.for_community(request.community).select_related("community"))
+        cached = list(Segment.objects.for_community(request.community))
+        for segment in cached:
+            segment.community = request.community  # the one already read, not a copy each
         request._community_segments = cached  # type: ignore[attr-defined]
     return cached

@@ -750,6 +750,28 @@ def test_sidebar_lists_smart_and_manual_apart_with_counts(
     assert 'hx-trigger="segmentsChanged from:body"' in html
 
 
+def test_the_cached_sidebar_follows_every_change_it_shows(
+    alice_client, victor, community, acme_smart, mentors
+):
+    """The sidebar's HTML is cached under what it shows: any change to that shows at once."""
+    url = reverse("segments:sidebar", args=[community.slug])
+
+    def smart_list():
+        html = alice_client.get(url, headers=hx()).content.decode()
+        return text(section(html, r'<ul class="side-segment-list" role="list" aria-label="Smart'))
+
+    assert smart_list() == "Acme people 3"
+    Segment.objects.filter(pk=acme_smart.pk).update(member_count=4)
+    assert smart_list() == "Acme people 4"
+    Segment.objects.filter(pk=acme_smart.pk).update(name="Acme folks")
+    assert smart_list() == "Acme folks 4"
+    Segment.objects.filter(pk=acme_smart.pk).update(refreshed_at=None)
+    assert smart_list() == "Acme folks …"
+    # A viewer gets no "+ New Segment", whatever the manager's visits cached.
+    alice_client.force_login(victor)
+    assert "+ New Segment" not in alice_client.get(url, headers=hx()).content.decode()
+
+
 def test_every_page_has_the_sidebar(alice_client, community, acme_smart):
     html = alice_client.get(reverse("members:list", args=[community.slug])).content.decode()
     assert 'id="segment-sidebar"' in html
