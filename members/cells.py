@@ -13,11 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils import dateformat
-from django.utils.formats import number_format
+from django.utils.dates import MONTHS_3
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import localtime
 
 from .templatetags.members_extras import ago
 
@@ -44,30 +43,34 @@ def person(member: Any, profile_url: str) -> SafeString:
 def date(value: datetime | None) -> SafeString | str:
     if not value:
         return ""
-    local = template_localtime(value)  # as the template's |date filter shows it
-    return format_html(
-        '<time datetime="{}">{}</time>', local.isoformat(), dateformat.format(local, "M j, Y")
-    )
+    local = localtime(value)  # in the current time zone, as the |date filter shows it
+    return format_html('<time datetime="{}">{}</time>', local.isoformat(), _day(local))
 
 
 def since(value: datetime | None) -> SafeString:
     if not value:
         return NEVER
-    local = template_localtime(value)
+    local = localtime(value)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>',
         local.isoformat(),
-        dateformat.format(local, "M j, Y H:i"),
+        f"{_day(local)} {local:%H:%M}",
         ago(value),
     )
 
 
+def _day(local: datetime) -> str:
+    """`|date:"M j, Y"` ("Nov 3, 2026"), without parsing the format for each of 100 cells."""
+    return f"{MONTHS_3[local.month].title()} {local.day}, {local.year}"
+
+
 def score(value: Decimal | None) -> SafeString | str:
-    return NO_SCORE if value is None else number_format(value, decimal_pos=2)
+    # As |floatformat:2 in English (the app's one language), without a locale lookup per cell.
+    return NO_SCORE if value is None else f"{value:.2f}"
 
 
 def text(value: Any) -> Any:
-    return value  # escaped by the <td>'s format_html
+    return value  # escaped by td()
 
 
 VALUE_KINDS: dict[str, Callable[[Any], Any]] = {
