@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
 
@@ -130,10 +133,31 @@ def _read(queryset: QuerySet, runs: list, limit: int, *, known_total: int | None
     return rows
 
 
-def count_capped(queryset: QuerySet, cap: int) -> tuple[int, bool]:
-    """How many rows match, counting at most `cap` + 1 of them."""
+def count_capped(queryset: QuerySet, cap: int | None) -> tuple[int, bool]:
+    """How many rows match, counting at most `cap` + 1 of them (all of them: `cap` None)."""
+    if cap is None:
+        return queryset.order_by().count(), False
     found = queryset.order_by().values("id")[: cap + 1].count()
     return min(found, cap), found > cap
+
+
+# How the table reads a page on PostgreSQL (SET LOCAL, in the page's own transaction): without
+# parallel workers. A page and its capped count are a few milliseconds of one core; for a pill
+# and a filter at a million members PostgreSQL planned them in parallel, which costs two more
+# processes and the time to start them (18 ms in three processes rather than about 10 in one),
+# and under concurrent requests those processes take the cores other requests are waiting for.
+PAGE_SETTINGS = ("SET LOCAL max_parallel_workers_per_gather = 0",)
+
+
+@contextmanager
+def _page_settings() -> Iterator[None]:
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for setting in PAGE_SETTINGS:
+            cursor.execute(setting)
+        yield
 
 
 def paginate(
@@ -143,34 +167,38 @@ def paginate(
     after: str | None = None,
     before: str | None = None,
     size: int,
-    count_cap: int,
+    count_cap: int | None,
     known_count: int | None = None,
 ) -> Page:
     """One page of `queryset` in `sort` order, starting after or ending before a cursor.
 
-    `known_count`: how many rows the queryset has, when the caller knows it (a segment's
-    stored count): then it is not counted again.
+    `count_cap`: count at most this many rows (None: all of them). `known_count`: how many
+    rows the queryset has, when the caller knows it (a segment's stored count): then it is
+    not counted again.
     """
-    if known_count is None:
-        count, capped = count_capped(queryset, count_cap)
-    else:
-        count, capped = min(known_count, count_cap), known_count > count_cap
-    nullable = _nullable(queryset, sort.field)
-    if before:
-        runs = _runs(sort, nullable, decode_cursor(before), backwards=True)
-        chunk = _read(queryset, runs, size + 1, known_total=None)
-        has_more_before = len(chunk) > size
-        rows = chunk[:size][::-1]
-        has_more_after = True
-    else:
-        cursor = decode_cursor(after) if after else None
-        runs = _runs(sort, nullable, cursor, backwards=False)
-        # On the first page the count tells when every row has been read.
-        known = count if cursor is None and not capped else None
-        chunk = _read(queryset, runs, size + 1, known_total=known)
-        rows = chunk[:size]
-        has_more_after = len(chunk) > size
-        has_more_before = bool(after)
+    with _page_settings():
+        if known_count is None:
+            count, capped = count_capped(queryset, count_cap)
+        elif count_cap is None:
+            count, capped = known_count, False
+        else:
+            count, capped = min(known_count, count_cap), known_count > count_cap
+        nullable = _nullable(queryset, sort.field)
+        if before:
+            runs = _runs(sort, nullable, decode_cursor(before), backwards=True)
+            chunk = _read(queryset, runs, size + 1, known_total=None)
+            has_more_before = len(chunk) > size
+            rows = chunk[:size][::-1]
+            has_more_after = True
+        else:
+            cursor = decode_cursor(after) if after else None
+            runs = _runs(sort, nullable, cursor, backwards=False)
+            # On the first page the count tells when every row has been read.
+            known = count if cursor is None and not capped else None
+            chunk = _read(queryset, runs, size + 1, known_total=known)
+            rows = chunk[:size]
+            has_more_after = len(chunk) > size
+            has_more_before = bool(after)
 
     def cursor_of(row: Any) -> str:
         return encode_cursor(getattr(row, sort.field), row.pk)

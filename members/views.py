@@ -54,8 +54,15 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     sort = Sort.parse(
         request.GET.get("sort", DEFAULT_SORT), tuple(c.key for c in shown), DEFAULT_SORT
     )
-    size, cap = settings.MEMBERS_PAGE_SIZE, settings.MEMBERS_COUNT_CAP
-    known = _known_count(filtersets)
+    size = settings.MEMBERS_PAGE_SIZE
+    in_use = _filters_in_use(filtersets)
+    if request.GET.get("count") == "all":  # "Count all": the exact number, beyond the cap
+        cap = None
+    elif len(in_use) > 1:
+        cap = settings.MEMBERS_COMBINED_COUNT_CAP
+    else:
+        cap = settings.MEMBERS_COUNT_CAP
+    known = _known_count(filtersets, in_use)
     try:
         page = paginate(
             matching,
@@ -102,16 +109,20 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _known_count(filtersets: list[FilterSet]) -> int | None:
-    """The number of matching members without counting them, when the only filter in use is
-    one whose filterset knows it (`known_count`: a segment pill's stored count)."""
-    in_use = [
+def _filters_in_use(filtersets: list[FilterSet]) -> list[str]:
+    """The names of the filters (search included) that narrow the table."""
+    return [
         name
         for filterset in filtersets
         if filterset.form.is_valid()
         for name, value in filterset.form.cleaned_data.items()
         if value not in (None, "", slice(None, None))
     ]
+
+
+def _known_count(filtersets: list[FilterSet], in_use: list[str]) -> int | None:
+    """The number of matching members without counting them, when the only filter in use is
+    one whose filterset knows it (`known_count`: a segment pill's stored count)."""
     known = [f.known_count for f in filtersets if getattr(f, "known_count", None) is not None]
     return known[0] if len(in_use) == 1 and len(known) == 1 else None
 

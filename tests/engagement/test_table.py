@@ -228,13 +228,13 @@ def test_table_query_count_does_not_grow_with_rows(alice_client, community):
         with CaptureQueriesContext(connection) as queries:
             response = alice_client.get(list_url(community, sort="-engagement_score"))
         assert response.status_code == 200
-        return len(queries)
+        return len([q for q in queries if q["sql"].startswith("SELECT")])
 
     for member in MemberFactory.create_batch(3, community=community):
         give_score(member, "1")
     few = count_queries()
     for member in MemberFactory.create_batch(30, community=community):
         give_score(member, "2")
-    # 8: session, user, community, role, page, count, the switcher's communities, and the
-    # segments the sidebar and the pills share.
+    # 8 reads: session, user, community, role, page, count, the switcher's communities, and
+    # the segments the sidebar and the pills share.
     assert count_queries() == few <= 8

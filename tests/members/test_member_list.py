@@ -188,12 +188,35 @@ def test_keyset_pages_walk_forward_and_back_over_every_member_once(
     assert back == pages[-2::-1]
 
 
-def test_count_is_capped(alice_client, community, settings):
+def test_count_is_capped_and_count_all_gives_the_exact_number(alice_client, community, settings):
     settings.MEMBERS_COUNT_CAP = 3
     settings.MEMBERS_PAGE_SIZE = 2
     MemberFactory.create_batch(5, community=community)
-    response = alice_client.get(list_url(community))
-    assert "3+ members" in response.content.decode()
+    MemberFactory(community=community, company_name="Acme")
+    content = alice_client.get(list_url(community, sort="name")).content.decode()
+    assert "3+ members" in content
+    count_all = f"{list_url(community)}?sort=name&amp;count=all"
+    assert f'href="{count_all}"' in content
+
+    response = alice_client.get(list_url(community, sort="name", count="all"))
+    content = response.content.decode()
+    assert "6 members" in content
+    assert "Count all" not in content
+    assert "count=all" in response.context["query"]  # the next pages count all too
+    # Under the cap nothing is offered.
+    content = alice_client.get(list_url(community, company="Acme")).content.decode()
+    assert "1 member" in content and "Count all" not in content
+
+
+def test_combined_filters_are_counted_to_their_own_cap(alice_client, community, settings):
+    settings.MEMBERS_COUNT_CAP = 5
+    settings.MEMBERS_COMBINED_COUNT_CAP = 2
+    MemberFactory.create_batch(4, community=community, company_name="Acme", country="France")
+    assert "4 members" in alice_client.get(list_url(community, company="Acme")).content.decode()
+    both = alice_client.get(list_url(community, company="Acme", country="France"))
+    assert "2+ members" in both.content.decode()
+    exact = alice_client.get(list_url(community, company="Acme", country="France", count="all"))
+    assert "4 members" in exact.content.decode()
 
 
 def test_mangled_cursor_falls_back_to_the_first_page(alice_client, community):
@@ -216,8 +239,21 @@ def test_table_query_count_does_not_grow_with_rows(alice_client, community):
     with CaptureQueriesContext(connection) as queries:
         alice_client.get(list_url(community))
     # session + user, community + role, sidebar communities, page rows, capped count, and the
-    # segments the sidebar and the pills share.
-    assert len(queries) <= 8, [q["sql"] for q in queries]
+    # segments the sidebar and the pills share (and, on PostgreSQL, the page's transaction).
+    reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert len(reads) <= 8, reads
+
+
+@pytest.mark.postgres
+def test_a_page_is_read_without_parallel_workers(alice_client, community):
+    MemberFactory.create_batch(3, community=community)
+    with CaptureQueriesContext(connection) as queries:
+        alice_client.get(list_url(community, company="x", country="y"))
+    statements = [q["sql"] for q in queries]
+    setting = statements.index("SET LOCAL max_parallel_workers_per_gather = 0")
+    count = next(i for i, sql in enumerate(statements) if sql.startswith("SELECT COUNT(*)"))
+    rows = next(i for i, sql in enumerate(statements) if "ORDER BY" in sql and i > count)
+    assert setting < count < rows
 
 
 def test_member_values_are_escaped(alice_client, community):
