@@ -41,6 +41,14 @@ def assert_counts_match_rows() -> None:
         assert segment.member_count == SegmentMembership.objects.filter(segment=segment).count()
 
 
+def acme_segment(slug: str, members: int = 5):
+    """A community with `members` Acme members and the smart segment "Acme", not refreshed."""
+    community = CommunityFactory(slug=slug)
+    acme = [MemberFactory(community=community, company_name="Acme") for _ in range(members)]
+    segment = services.segment_create(community=community, name="Acme", kind="smart", rule=ACME)
+    return community, acme, segment
+
+
 class Paused:
     """Runs `target` in a thread whose refresh stops, rows written but not committed, inside
     `_apply_rule` until released."""
@@ -107,9 +115,7 @@ def waits_for(paused: Paused, action) -> list:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_member_waits_for_the_refresh_adding_it_and_takes_its_rows():
-    community = CommunityFactory(slug="race-member")
-    acme = [MemberFactory(community=community, company_name="Acme") for _ in range(5)]
-    segment = services.segment_create(community=community, name="Acme", kind="smart", rule=ACME)
+    _community, acme, segment = acme_segment("race-member")
     with Paused(lambda: refresh_segment(segment.pk, as_of=AS_OF)) as paused:
         outcome = waits_for(paused, acme[0].delete)
     assert not isinstance(outcome[0], Exception), outcome
@@ -124,10 +130,7 @@ def test_deleting_a_member_waits_for_the_refresh_adding_it_and_takes_its_rows():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_segment_waits_for_its_refresh_and_leaves_no_rows():
-    community = CommunityFactory(slug="race-segment")
-    for _ in range(5):
-        MemberFactory(community=community, company_name="Acme")
-    segment = services.segment_create(community=community, name="Acme", kind="smart", rule=ACME)
+    _community, _acme, segment = acme_segment("race-segment")
     with Paused(lambda: refresh_segment(segment.pk, as_of=AS_OF)) as paused:
         outcome = waits_for(paused, lambda: services.segment_delete(segment=segment))
     assert not isinstance(outcome[0], Exception), outcome
@@ -139,10 +142,7 @@ def test_deleting_a_segment_waits_for_its_refresh_and_leaves_no_rows():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_deleting_a_whole_community_during_a_refresh_leaves_no_rows():
-    community = CommunityFactory(slug="race-community")
-    for _ in range(5):
-        MemberFactory(community=community, company_name="Acme")
-    segment = services.segment_create(community=community, name="Acme", kind="smart", rule=ACME)
+    community, _acme, segment = acme_segment("race-community")
     with Paused(lambda: refresh_segment(segment.pk, as_of=AS_OF)) as paused:
         outcome = waits_for(paused, community.delete)
     assert not isinstance(outcome[0], Exception), outcome
@@ -153,9 +153,7 @@ def test_deleting_a_whole_community_during_a_refresh_leaves_no_rows():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_refresh_waits_for_a_member_deletion_in_flight_and_does_not_add_the_member():
-    community = CommunityFactory(slug="race-after")
-    acme = [MemberFactory(community=community, company_name="Acme") for _ in range(3)]
-    segment = services.segment_create(community=community, name="Acme", kind="smart", rule=ACME)
+    _community, acme, segment = acme_segment("race-after", members=3)
     deleting, release = threading.Event(), threading.Event()
 
     def delete_and_hold():
