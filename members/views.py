@@ -90,7 +90,8 @@ def member_list(request: CommunityRequest) -> HttpResponse:
         "header_templates": [e.header_template for e in table.extensions() if e.header_template],
         "filter": filtersets[0],
         "filter_errors": [error for f in filtersets for error in _errors(f)],
-        "active_filter_count": sum(len(_active(f)) for f in filtersets),
+        # The badge on the Filters panel: the filters set there (search has its own box).
+        "active_filter_count": len([name for name in in_use if name != "q"]),
         "extension_filters": extension_filters,
         "page": page,
         "rows": table.rows(
@@ -131,17 +132,6 @@ def _errors(filterset: FilterSet) -> list[str]:
     return [
         f"{filterset.form.fields[name].label}: {' '.join(errors)}"
         for name, errors in filterset.form.errors.items()
-    ]
-
-
-def _active(filterset: FilterSet) -> list[str]:
-    """The filters the user has set (besides search), for the badge on the Filters panel."""
-    if not filterset.form.is_valid():
-        return []
-    return [
-        name
-        for name, value in filterset.form.cleaned_data.items()
-        if name != "q" and value not in (None, "", slice(None, None))
     ]
 
 
