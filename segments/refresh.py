@@ -163,7 +163,7 @@ def refresh_members(
             continue
         try:
             with transaction.atomic():
-                segment = _lock(segment_id)
+                segment = _lock(segment_id, community.pk)
                 if segment is None:
                     continue
                 entered, left = _apply_rule(segment, as_of, scope=scope)
@@ -197,19 +197,21 @@ def _smart_in_order(community: Community) -> list[int]:
     return [segment_id for segment_id in order if segment_id in smart]
 
 
-def _lock(segment_id: int) -> Segment | None:
+def _lock(segment_id: int, community_id: int | None = None) -> Segment | None:
     """The smart segment, its row locked until the transaction ends (after its community's
-    membership lock, segments/locks.py); None if it is gone."""
-    community_id = (
-        Segment.objects.filter(pk=segment_id).values_list("community_id", flat=True).first()
-    )
+    membership lock, segments/locks.py); None if it is gone. Callers that know the segment's
+    community pass it, saving the query that looks it up."""
     if community_id is None:
-        return None
+        community_id = (
+            Segment.objects.filter(pk=segment_id).values_list("community_id", flat=True).first()
+        )
+        if community_id is None:
+            return None
     membership_lock(community_id)
     return (
         Segment.objects.select_for_update(of=("self",))
         .select_related("community")
-        .filter(pk=segment_id, kind="smart")
+        .filter(pk=segment_id, community_id=community_id, kind="smart")
         .first()
     )
 
