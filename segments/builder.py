@@ -164,6 +164,10 @@ def _walk(group: DraftGroup):
             yield child
 
 
+def uses_field(root: DraftGroup, field: str) -> bool:
+    return any(isinstance(node, DraftCondition) and node.field == field for node in _walk(root))
+
+
 def find(group: DraftGroup, path: str) -> DraftGroup | DraftCondition | None:
     return next((node for node in _walk(group) if node.path == path), None)
 

@@ -50,8 +50,9 @@ def _require_editor(request: CommunityRequest) -> None:
         raise PermissionDenied("Your role in this community is read-only.")
 
 
-def _names(community) -> dict[int, str]:
-    return dict(Segment.objects.for_community(community).values_list("pk", "name"))
+def _names(request: CommunityRequest) -> dict[int, str]:
+    """Every segment's name by id, for rules in words: from the request's segment list."""
+    return {segment.pk: segment.name for segment in segments_for_request(request)}
 
 
 def describe(segment: Segment, names: dict[int, str]) -> str:
@@ -72,7 +73,7 @@ def describe(segment: Segment, names: dict[int, str]) -> str:
 @vary_on_headers("HX-Request")
 def segment_list(request: CommunityRequest) -> HttpResponse:
     segments = segments_for_request(request)  # the sidebar on this page shows the same list
-    names = {segment.pk: segment.name for segment in segments}
+    names = _names(request)
     now = timezone.now()
     rows = [
         {
@@ -248,17 +249,19 @@ def _render_dialog(request, segment, form, root, rule_error) -> HttpResponse:
         "field_choices": builder.field_choices(root),
         "units": builder.UNITS,
         "segment_choices": [
-            (pk, name)
-            for pk, name in Segment.objects.for_community(community).values_list("pk", "name")
-            if segment is None or pk != segment.pk
+            (other.pk, other.name)
+            for other in segments_for_request(request)
+            if segment is None or other.pk != segment.pk
         ],
-        "sources": sorted(
-            set(
-                Identity.objects.filter(community=community)
-                .values_list("source", flat=True)
-                .distinct()
-            )
-        ),
+        # The sources offered for "Source is ...": read only when a condition shows them.
+        "sources": list(
+            Identity.objects.filter(community=community)
+            .order_by("source")
+            .values_list("source", flat=True)
+            .distinct()
+        )
+        if kind == Kind.SMART and builder.uses_field(root, "source")
+        else [],
         "search_results": _search(request, form) if kind == Kind.MANUAL else [],
         "form_url": (
             reverse("segments:edit", args=[community.slug, segment.pk])
@@ -389,12 +392,12 @@ def segment_detail(request: CommunityRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     changes = (
         MembershipChange.objects.filter(segment=segment)
-        .select_related("member", "by")
+        .select_related("member__community", "by")  # each row links to the member's profile
         .order_by("-at", "-pk")[:HISTORY_LIMIT]
     )
     context = {
         "segment": segment,
-        "rule": describe(segment, _names(request.community)),
+        "rule": describe(segment, _names(request)),
         "can_edit": can_edit(request),
         "chart": history.chart(segment, now=now),
         "changes": changes,
@@ -404,7 +407,7 @@ def segment_detail(request: CommunityRequest, pk: int) -> HttpResponse:
     if not segment.is_smart:
         context["memberships"] = (
             SegmentMembership.objects.filter(segment=segment)
-            .select_related("member", "added_by")
+            .select_related("member__community", "added_by")
             .order_by("member__name", "member_id")[:MANUAL_PAGE_SIZE]
         )
     template = "segments/segment_detail.html"
@@ -549,9 +552,7 @@ def member_segments_context(request: CommunityRequest, member: Member) -> dict:
         "memberships": memberships,
         "can_edit": can_edit(request),
         "addable": [
-            s
-            for s in Segment.objects.for_community(request.community).manual()
-            if s.pk not in inside
+            s for s in segments_for_request(request) if not s.is_smart and s.pk not in inside
         ],
         "community": request.community,
     }

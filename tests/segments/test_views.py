@@ -22,7 +22,7 @@ from django.utils import timezone
 from engagement.models import MemberScore
 from segments import refresh, services
 from segments.models import Kind, MembershipChange, Segment, SegmentMembership
-from tests.factories import MemberFactory
+from tests.factories import IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -338,6 +338,23 @@ def builder_post(client, community, data, action, target="segment-form"):
 
 def rows(html: str) -> list[str]:
     return re.findall(r'id="row-([\d-]+)"', html)
+
+
+def test_the_source_condition_offers_the_community_s_sources_and_only_it_reads_them(
+    alice_client, community, other_community, people
+):
+    IdentityFactory(community=community, member=people["ada"], source="slack")
+    IdentityFactory(community=community, member=people["bea"], source="discourse")
+    IdentityFactory(community=other_community, member=people["olga"], source="github")
+    data = rule_form(("source", "is", ""))
+    html = builder_post(alice_client, community, data, "refresh").content.decode()
+    assert re.findall(r'<option value="(\w+)">', section(html, r"<datalist")) == [
+        "discourse",
+        "slack",
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        builder_post(alice_client, community, rule_form(("city", "is", "")), "refresh")
+    assert not [q for q in queries if "members_identity" in q["sql"]]
 
 
 def test_add_condition_adds_an_empty_row_and_keeps_the_others(alice_client, community):
@@ -1201,6 +1218,19 @@ def test_segments_page_runs_as_many_queries_for_2_as_for_12_segments(alice_clien
     _pinned_segments(community, 12)
     with_twelve = _count_queries(alice_client, url)
     assert with_two == with_twelve
+
+
+def test_segment_page_runs_as_many_queries_for_2_as_for_20_members(alice_client, community):
+    """Its history and its member list link every member's profile (the community's slug)."""
+    segment = manual(community, "Picked", MemberFactory.create_batch(2, community=community))
+    url = reverse("segments:detail", args=[community.slug, segment.pk])
+    with_two = _count_queries(alice_client, url)
+    services.segment_add_members(
+        segment=segment, members=MemberFactory.create_batch(18, community=community)
+    )
+    with_twenty = _count_queries(alice_client, url)
+    assert len(re.findall(r'href="/c/acme/members/\d+/"', alice_client.get(url).content.decode()))
+    assert with_two == with_twenty
 
 
 def test_profile_segments_run_as_many_queries_for_2_as_for_12_segments(
