@@ -3,6 +3,7 @@ from django.http import HttpRequest
 
 from .models import MembershipChange, Segment, SegmentMembership, SegmentQuerySet
 from .refresh import RefreshError, refresh_segment
+from .tasks import refresh_dependents_later
 
 
 @admin.register(Segment)
@@ -39,6 +40,8 @@ class SegmentAdmin(admin.ModelAdmin):
             except RefreshError as error:
                 self.message_user(request, f"{segment}: {error}", messages.ERROR)
                 continue
+            if result.changed:  # as the Celery task does: the segments reading this one follow
+                refresh_dependents_later(segment)
             self.message_user(request, f"{segment}: {result.entered} entered, {result.left} left.")
         if skipped := queryset.manual().count():
             self.message_user(

@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from django.db.models import OuterRef, Prefetch, Subquery
+from django.db.models import F, Prefetch
 
 from members.models import Community, Identity, Member
 
-from .models import Segment, SegmentMembership
+from .models import Segment
 
 __all__ = ["COLUMNS", "SEGMENT_COLUMNS", "escape_cell", "member_rows", "write_members_csv"]
 
@@ -76,9 +76,9 @@ def member_rows(community: Community, *, segment: Segment | None = None) -> Iter
         .order_by("pk")
     )
     if segment is not None:
-        entered = SegmentMembership.objects.filter(segment=segment, member=OuterRef("pk"))
+        # The membership row the filter joins (one per member and segment) has the date.
         members = members.filter(memberships__segment=segment).annotate(
-            entered_at=Subquery(entered.values("added_at")[:1])
+            entered_at=F("memberships__added_at")
         )
     yield list(SEGMENT_COLUMNS if segment is not None else COLUMNS)
     for member in members.iterator(chunk_size=CHUNK_SIZE):

@@ -67,3 +67,26 @@ def test_refresh_now_refreshes_smart_segments_and_reports(admin_client, communit
 def test_the_ledger_is_read_only(admin_client):
     response = admin_client.get(reverse("admin:segments_membershipchange_add"))
     assert response.status_code == 403
+
+
+def test_refresh_now_that_changes_a_segment_enqueues_the_segments_reading_it(
+    admin_client, community, celery_calls, django_capture_on_commit_callbacks
+):
+    MemberFactory(community=community, company_name="Acme")
+    acme = _smart(community, "Acme people", "Acme")
+    reader = services.segment_create(
+        community=community,
+        name="In Acme people",
+        kind="smart",
+        rule={"all": [{"field": "segment", "op": "in", "value": acme.pk}]},
+    )
+    celery_calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "refresh_now", "_selected_action": [acme.pk]})
+    assert [(name, args[:2]) for name, args, _kw, _opts in celery_calls] == [
+        ("segments.tasks.refresh_segment_task", (community.pk, reader.pk))
+    ]
+    celery_calls.clear()  # a second refresh changes nothing, so nothing follows
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "refresh_now", "_selected_action": [acme.pk]})
+    assert celery_calls == []
