@@ -9,8 +9,9 @@ rows with a member or a segment). The rows stay consistent by this protocol inst
 1. Every transaction that writes memberships or their ledger takes `membership_lock(community)`
    shared first, then the segment's row lock, and inserts only members that it reads from
    members_member after taking them (a refresh's rule query; a manual add re-reads its members).
-2. Deleting a member or a segment takes the lock exclusive first (a pre_delete receiver in
-   segments/signals.py, so every way of deleting does). It waits for the writers in flight;
+2. Deleting a member, a segment or a whole community takes the lock exclusive first (pre_delete
+   receivers in segments/signals.py, so every way of deleting does; a community takes it
+   once for all its members and segments). It waits for the writers in flight;
    their rows are then visible to the deletion, which removes them with the member or the
    segment; and no writer starts until the deletion has committed, after which its reads no
    longer see what was deleted.

@@ -38,16 +38,31 @@ def refresh_segments_reading_scores(sender, community: Community, **kwargs) -> N
     refresh_score_segments_later(community)
 
 
+@receiver(pre_delete, sender=Community, dispatch_uid="segments_community_deleted")
+def wait_for_writers_when_a_community_goes(sender, instance: Community, **kwargs) -> None:
+    """Its segments and members go with it: once, for all of them (segments/locks.py)."""
+    membership_lock(instance.pk, exclusive=True)
+
+
 @receiver(pre_delete, sender=Member, dispatch_uid="segments_member_deleted")
-def keep_counts_when_a_member_goes(sender, instance: Member, **kwargs) -> None:
+def keep_counts_when_a_member_goes(sender, instance: Member, origin=None, **kwargs) -> None:
     """The member's memberships go with it (cascade) once the refreshes in flight are done
     (segments/locks.py); the stored counts must follow."""
+    if _community_deletion(origin):
+        return  # the community's receiver took the lock; its segments go too
     membership_lock(instance.community_id, exclusive=True)
     Segment.objects.filter(memberships__member=instance).update(member_count=F("member_count") - 1)
 
 
 @receiver(pre_delete, sender=Segment, dispatch_uid="segments_segment_deleted")
-def wait_for_writers_when_a_segment_goes(sender, instance: Segment, **kwargs) -> None:
+def wait_for_writers_when_a_segment_goes(sender, instance: Segment, origin=None, **kwargs) -> None:
     """The segment's memberships and ledger go with it (cascade), once the refreshes in
     flight are done: their rows must not outlive it (segments/locks.py)."""
-    membership_lock(instance.community_id, exclusive=True)
+    if not _community_deletion(origin):
+        membership_lock(instance.community_id, exclusive=True)
+
+
+def _community_deletion(origin) -> bool:
+    """Whether a deletion started at a community (an instance or a queryset of them): then
+    thousands of members go at once, and the per-member work above is not needed."""
+    return isinstance(origin, Community) or getattr(origin, "model", None) is Community

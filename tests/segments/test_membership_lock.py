@@ -11,6 +11,7 @@ from unittest import mock
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from segments import refresh as refresh_module
 from segments import services
@@ -209,3 +210,18 @@ def test_a_manual_add_does_not_add_a_member_deleted_since_it_was_chosen(communit
     assert [member.pk for member in report.added] == [kept.pk]
     assert orphans() == (0, 0)
     assert_counts_match_rows()
+
+
+@pytest.mark.django_db
+def test_deleting_a_community_costs_the_same_queries_for_3_as_for_13_members():
+    """The lock and the counts are once per community, not once per member."""
+
+    def queries_to_delete(members: int) -> int:
+        community, _acme, segment = acme_segment(f"gone-{members}", members=members)
+        refresh_segment(segment.pk, as_of=AS_OF)
+        with CaptureQueriesContext(connection) as queries:
+            community.delete()
+        assert not SegmentMembership.objects.filter(segment_id=segment.pk).exists()
+        return len(queries)
+
+    assert queries_to_delete(3) == queries_to_delete(13)
