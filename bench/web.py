@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import secrets
 import socket
@@ -221,6 +222,10 @@ def measure(
 
 
 def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of them lie; NaN for none (every request failed), which
+    no target meets."""
+    if not values:
+        return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 

@@ -337,7 +337,7 @@ def snapshot(segment_id: int) -> tuple[int, int, int, int]:
 def assert_materialized(segment_id: int, community: Community, company: str) -> None:
     """The segment holds exactly the members of `company`, its count says so, no error, and the
     ledger is consistent: every member of the segment entered exactly once more than it left,
-    nobody entered twice in a row, and nobody outside has a net entry."""
+    nobody entered (or left) twice in a row, and nobody outside has a net entry."""
     with connection.cursor() as cursor:
         cursor.execute(
             """SELECT
@@ -355,16 +355,18 @@ def assert_materialized(segment_id: int, community: Community, company: str) -> 
                  SELECT c.member_id,
                         count(*) FILTER (WHERE c.change = 'entered') AS entered,
                         count(*) FILTER (WHERE c.change = 'left') AS left_,
+                        bool_or(c.change = c.previous) AS repeated,
                         bool_or(s.member_id IS NOT NULL) AS inside
-                 FROM segments_membershipchange c
+                 FROM (SELECT member_id, change,
+                              lag(change) OVER (PARTITION BY member_id ORDER BY at, id)
+                                AS previous
+                       FROM segments_membershipchange WHERE segment_id = %s) c
                  LEFT JOIN segments_segmentmembership s
-                   ON s.segment_id = c.segment_id AND s.member_id = c.member_id
-                 WHERE c.segment_id = %s
+                   ON s.segment_id = %s AND s.member_id = c.member_id
                  GROUP BY c.member_id
                ) per_member
-               WHERE entered - left_ <> CASE WHEN inside THEN 1 ELSE 0 END
-                  OR entered > left_ + 1""",
-            [segment_id],
+               WHERE entered - left_ <> CASE WHEN inside THEN 1 ELSE 0 END OR repeated""",
+            [segment_id, segment_id],
         )
         (inconsistent,) = cursor.fetchone()
     segment = Segment.objects.get(pk=segment_id)
