@@ -117,10 +117,12 @@ def refresh_members_later(community_id: int, member_ids: Iterable[int]) -> None:
 
 
 def _enqueue_all_smart(community_id: int) -> None:
-    segment_ids = (
-        Segment.objects.filter(community_id=community_id).smart().values_list("pk", flat=True)
-    )
-    _enqueue(community_id, list(segment_ids))
+    """Every smart segment, referenced segments before the rules that read them (a worker
+    takes them in this order, so a reader is not refreshed before what it reads)."""
+    community = Community.objects.get(pk=community_id)
+    order, stuck = graph.refresh_order(graph.dependency_graph(community))
+    smart = set(Segment.objects.for_community(community).smart().values_list("pk", flat=True))
+    _enqueue(community_id, [pk for pk in [*order, *stuck] if pk in smart])
 
 
 SCORE_FIELDS = frozenset(

@@ -306,6 +306,16 @@ def test_many_changed_members_refresh_every_smart_segment_instead(
     assert sorted(refreshes(celery_calls)) == [(community.pk, first.pk), (community.pk, second.pk)]
     assert len(celery_calls) == 2
 
+    # A rule reading First, though first in pill order, is enqueued after it.
+    reader = smart(community, "In First", in_segment(first))
+    services.segment_reorder(community=community, segment_ids=[reader.pk])
+    celery_calls.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        members_changed.send(Member, community=community, member_ids=[1, 2, 3, 4])
+    order = [pk for _community, pk in refreshes(celery_calls)]
+    assert sorted(order) == sorted([first.pk, second.pk, reader.pk])
+    assert order.index(first.pk) < order.index(reader.pk)
+
 
 def test_saving_a_member_or_an_identity_enqueues_the_fast_path(
     community, celery_calls, django_capture_on_commit_callbacks
