@@ -42,8 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 
-from bench.generate import existing, generate
-from bench.web import Server, bench_session, percentile
+from bench.web import Server, bench_community, bench_session, percentile
 from members.models import Member
 from segments.models import Segment
 
@@ -184,10 +183,7 @@ def main() -> int:
     if connection.vendor != "postgresql":
         print("bench/load.py needs PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
         return 2
-    generated = existing(args.members, args.seed, changed_ok=True) or generate(
-        members=args.members, seed=args.seed
-    )
-    community = generated.community
+    community = bench_community(args.members, args.seed).community
     plan = targets(community, random.Random(args.seed))
     session = bench_session(community)
     print(

@@ -53,7 +53,7 @@ from django.contrib.sessions.backends.db import SessionStore  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.urls import reverse  # noqa: E402
 
-from bench.generate import existing, generate  # noqa: E402
+from bench.generate import Generated, existing, generate  # noqa: E402
 from members.models import CommunityRole, Member, Role  # noqa: E402
 from members.paging import encode_cursor  # noqa: E402
 from segments import refresh  # noqa: E402
@@ -230,6 +230,22 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
+def bench_community(members: int, seed: int) -> Generated:
+    """The community of generate.py as the pages should find it: as bench/segments.py left it
+    (its data changed) or a fresh one, its smart segments refreshed, and vacuumed."""
+    generated = existing(members, seed, changed_ok=True) or generate(members=members, seed=seed)
+    community = generated.community
+    if any(s.refreshed_at is None for s in Segment.objects.filter(community=community).smart()):
+        print("Refreshing the smart segments first...", flush=True)
+        refresh.refresh_community(community)
+    with connection.cursor() as cursor:
+        # As a maintained database would be: bench/segments.py changed members all over the
+        # table, and a page's capped count reads only the index once the pages are all-visible.
+        for table in ("members_member", "engagement_memberscore", "segments_segmentmembership"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+    return generated
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
@@ -241,19 +257,8 @@ def main() -> int:
     if connection.vendor != "postgresql":
         print("bench/web.py measures PostgreSQL: set DATABASE_URL=postgres://...", file=sys.stderr)
         return 2
-    # The community as bench/segments.py left it (its data changed), or a fresh one.
-    generated = existing(args.members, args.seed, changed_ok=True) or generate(
-        members=args.members, seed=args.seed
-    )
+    generated = bench_community(args.members, args.seed)
     community = generated.community
-    if any(s.refreshed_at is None for s in Segment.objects.filter(community=community).smart()):
-        print("Refreshing the smart segments first...", flush=True)
-        refresh.refresh_community(community)
-    with connection.cursor() as cursor:
-        # As a maintained database would be: bench/segments.py changed members all over the
-        # table, and a page's capped count reads only the index once the pages are all-visible.
-        for table in ("members_member", "engagement_memberscore", "segments_segmentmembership"):
-            cursor.execute(f"VACUUM ANALYZE {table}")
     pills = {name: Segment.objects.get(pk=s.pk) for name, s in generated.pills.items()}
     urls = pages(community, pills)
     cookie = bench_session(community)
