@@ -9,7 +9,6 @@ the Segments page and the profile listen to; the dialog does not know what else 
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
 
@@ -215,8 +214,6 @@ def _dialog(request: CommunityRequest, segment: Segment | None) -> HttpResponse:
                 if request.htmx:
                     return HttpResponse(status=204, headers=_changed(id=saved.pk))
                 return redirect(saved)
-        elif action.startswith("pick:"):
-            pass  # the entries changed above; show them
         elif _row_unchanged(request, root, action):
             # The field or operator changed but the row shows the same controls: leave the
             # page alone, so nothing typed meanwhile is lost.
@@ -496,19 +493,16 @@ def sidebar(request: CommunityRequest) -> HttpResponse:
 def sidebar_context(request: CommunityRequest) -> dict:
     segments = segments_for_request(request)
     editable = can_edit(request)
-    # Everything the sidebar shows: its HTML is cached under this (sidebar.html), so a page
-    # of a community with a hundred segments does not render them all again each time.
-    shown = [(s.pk, s.name, s.kind, s.color, s.member_count, s.is_updating) for s in segments]
-    fingerprint = hashlib.blake2b(
-        repr((request.community.slug, editable, shown)).encode(), digest_size=16
-    ).hexdigest()
     return {
         "community": request.community,
         "smart": [s for s in segments if s.is_smart],
         "updating": any(s.is_updating for s in segments),
         "manual": [s for s in segments if not s.is_smart],
         "can_edit": editable,
-        "fingerprint": fingerprint,
+        # Everything the sidebar shows besides the slug and can_edit: its HTML is cached under
+        # them (sidebar.html), so a page of a community with a hundred segments does not
+        # render them all again each time.
+        "shown": [(s.pk, s.name, s.kind, s.color, s.member_count, s.is_updating) for s in segments],
     }
 
 
