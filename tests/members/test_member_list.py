@@ -208,6 +208,33 @@ def test_count_is_capped_and_count_all_gives_the_exact_number(alice_client, comm
     assert "1 member" in content and "Count all" not in content
 
 
+def test_a_count_exactly_at_the_cap_is_exact(alice_client, community, settings):
+    settings.MEMBERS_COUNT_CAP = 3
+    MemberFactory.create_batch(3, community=community)
+    content = alice_client.get(list_url(community)).content.decode()
+    assert "3 members" in content
+    assert "3+" not in content and "Count all" not in content
+
+
+def test_date_cells_show_the_community_s_local_day_and_never(alice_client, community):
+    community.timezone = "Europe/Berlin"
+    community.save()
+    MemberFactory(
+        community=community,
+        name="Late",
+        joined_at=datetime(2026, 11, 2, 23, 30, tzinfo=UTC),
+        last_seen_at=datetime(2026, 11, 2, 23, 30, tzinfo=UTC),
+    )
+    MemberFactory(community=community, name="Quiet", last_seen_at=None)
+    content = alice_client.get(list_url(community, sort="name")).content.decode()
+    local = '<time datetime="2026-11-03T00:30:00+01:00"'
+    assert f"{local}>Nov 3, 2026</time>" in content  # joined: the day in Berlin
+    assert f'{local} title="Nov 3, 2026 00:30">' in content  # last seen: "... ago", dated
+    assert '<td class="col-last_seen_at cell-since"><span class="muted">Never</span></td>' in (
+        content
+    )
+
+
 def test_combined_filters_are_counted_to_their_own_cap(alice_client, community, settings):
     settings.MEMBERS_COUNT_CAP = 5
     settings.MEMBERS_COMBINED_COUNT_CAP = 2
@@ -259,6 +286,7 @@ def test_a_page_is_read_without_parallel_workers(alice_client, community):
 def test_member_values_are_escaped(alice_client, community):
     MemberFactory(community=community, name="<script>alert(1)</script>", company_name="a&b")
     content = alice_client.get(list_url(community)).content.decode()
+    assert '<td class="col-company_name cell-text">a&amp;b</td>' in content
     assert "<script>alert(1)</script>" not in content
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from engagement.models import MemberScore
 from segments import refresh, services
 from segments.models import Kind, MembershipChange, Segment, SegmentMembership
-from tests.factories import IdentityFactory, MemberFactory
+from tests.factories import CommunityRoleFactory, IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -784,9 +784,23 @@ def test_the_cached_sidebar_follows_every_change_it_shows(
     assert smart_list() == "Acme folks 4"
     Segment.objects.filter(pk=acme_smart.pk).update(refreshed_at=None)
     assert smart_list() == "Acme folks …"
+    Segment.objects.filter(pk=acme_smart.pk).update(color="rose")
+    assert "dot-rose" in alice_client.get(url, headers=hx()).content.decode()
     # A viewer gets no "+ New Segment", whatever the manager's visits cached.
     alice_client.force_login(victor)
     assert "+ New Segment" not in alice_client.get(url, headers=hx()).content.decode()
+
+
+def test_two_communities_without_segments_do_not_share_a_cached_sidebar(
+    alice_client, alice, community, other_community
+):
+    CommunityRoleFactory(user=alice, community=other_community, role="manager")
+    alice_client.get(reverse("segments:sidebar", args=[community.slug]), headers=hx())
+    html = alice_client.get(
+        reverse("segments:sidebar", args=[other_community.slug]), headers=hx()
+    ).content.decode()
+    assert f"/c/{other_community.slug}/segments/" in html
+    assert f"/c/{community.slug}/" not in html
 
 
 def test_every_page_has_the_sidebar(alice_client, community, acme_smart):
@@ -887,6 +901,24 @@ def test_members_table_segment_combines_with_search_filter_and_sort(
     assert table_names(response) == ["Ada Lovelace", "Bea Boole", "Eve Adams"]
     response = alice_client.get(list_url(community, segment=acme_smart.pk, q="engineer"))
     assert table_names(response) == ["Bea Boole"]
+    # Narrowed by a search, the pill's stored count no longer applies: the matches are counted.
+    assert response.context["page"].count == 1
+    assert "1 member" in response.content.decode()
+
+
+def test_a_pill_alone_shows_its_stored_count_capped_like_any_count(
+    alice_client, community, acme_smart, people, settings
+):
+    Segment.objects.filter(pk=acme_smart.pk).update(member_count=99)  # what the table shows
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(list_url(community, segment=acme_smart.pk))
+    assert "99 members" in response.content.decode()
+    assert not [q for q in queries if q["sql"].startswith("SELECT COUNT(*)")]
+    settings.MEMBERS_COUNT_CAP = 2
+    content = alice_client.get(list_url(community, segment=acme_smart.pk)).content.decode()
+    assert "2+ members" in content and "Count all" in content
+    content = alice_client.get(list_url(community, segment=acme_smart.pk, count="all")).content
+    assert "99 members" in content.decode()
 
 
 def test_members_table_with_a_segment_of_another_community_shows_nobody(
