@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engagement.models import MemberScore
-from segments import refresh, services
+from segments import refresh, services, views
 from segments.models import Kind, MembershipChange, Segment, SegmentMembership
 from tests.factories import CommunityRoleFactory, IdentityFactory, MemberFactory
 
@@ -338,6 +338,31 @@ def builder_post(client, community, data, action, target="segment-form"):
 
 def rows(html: str) -> list[str]:
     return re.findall(r'id="row-([\d-]+)"', html)
+
+
+def test_a_manual_dialog_finds_members_of_its_community_and_picks_them_into_the_entries(
+    alice_client, community, people
+):
+    def dialog(data, action):
+        html = builder_post(alice_client, community, data, action).content.decode()
+        entries = re.search(r'<textarea id="id_entries"[^>]*>(.*?)</textarea>', html, re.S)
+        search = re.search(r'<input id="id_search"[^>]*value="([^"]*)"', html)
+        offered = re.findall(r'aria-label="Add ([^"]+)"', html)
+        return entries.group(1).strip(), search.group(1), offered
+
+    MemberFactory.create_batch(10, community=community, name="Adam Many")
+    data = {"kind": "manual", "entries": "bea@example.org", "search": "ad"}
+    _entries, _search, offered = dialog(data, "refresh")
+    assert offered[0] == "Ada Lovelace"  # by name, at most SEARCH_LIMIT of them
+    assert len(offered) == views.SEARCH_LIMIT and "Olga Other" not in offered
+
+    ada, olga = people["ada"], people["olga"]
+    entries, search, offered = dialog(data, f"pick:{ada.pk}")
+    assert entries == "bea@example.org\nada@example.org"
+    assert (search, offered) == ("", [])  # the search is done
+    picked = {**data, "entries": "bea@example.org\nADA@example.org"}
+    assert dialog(picked, f"pick:{ada.pk}")[0] == "bea@example.org\nADA@example.org"
+    assert dialog(data, f"pick:{olga.pk}")[0] == "bea@example.org"  # another community's
 
 
 def test_the_source_condition_offers_the_community_s_sources_and_only_it_reads_them(
