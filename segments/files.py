@@ -223,7 +223,8 @@ def _check_entry(
         if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
             problems.append('"members" must be a list of names or emails')
         else:
-            entries = _unique(members)
+            # Unlike pasted text, a list item is one entry even with a comma ("Hopper, Grace").
+            entries = services.unique_entries(members)
     errors.extend(f"{where}: {problem}" for problem in problems)
     if problems:
         return None
@@ -236,19 +237,6 @@ def _check_entry(
         rule=raw.get("rule"),
         members=entries,
     )
-
-
-def _unique(texts: Sequence[str]) -> list[str]:
-    """The entries trimmed, blanks and repeats (case-insensitive) dropped. Unlike pasted text,
-    a list item is one entry even with a comma in it ("Hopper, Grace")."""
-    seen: set[str] = set()
-    unique = []
-    for raw in texts:
-        text = raw.strip()
-        if text and text.lower() not in seen:
-            seen.add(text.lower())
-            unique.append(text)
-    return unique
 
 
 def _check_values(raw: dict, problems: list[str]) -> dict[str, Any]:
@@ -331,7 +319,7 @@ def _check_members(community: Community, entries: list[_Entry], errors: list[str
     wanted = [text for entry in entries for text in entry.members]
     if not wanted:
         return
-    match = services.match_members(community, _unique(wanted))
+    match = services.match_members(community, services.unique_entries(wanted))
     unknown = {text.lower() for text in match.unknown}
     ambiguous = {text.lower(): count for text, count in match.ambiguous}
     for entry in entries:

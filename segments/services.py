@@ -253,9 +253,14 @@ _SEPARATORS = re.compile(r"[\n\r,;]+")
 
 def split_entries(text: str) -> list[str]:
     """Names or emails pasted one per line or separated by commas, trimmed, repeats dropped."""
+    return unique_entries(_SEPARATORS.split(text or ""))
+
+
+def unique_entries(texts: Iterable[str]) -> list[str]:
+    """The entries trimmed, blanks and repeats (case-insensitive) dropped, in order."""
     seen: set[str] = set()
     entries = []
-    for raw in _SEPARATORS.split(text or ""):
+    for raw in texts:
         entry = raw.strip()
         if entry and entry.lower() not in seen:
             seen.add(entry.lower())
