@@ -294,7 +294,6 @@ class Generated:
     smart: list[Segment] = field(default_factory=list)
     manual: list[Segment] = field(default_factory=list)
     pills: dict[str, Segment] = field(default_factory=dict)
-    reused: bool = False
 
 
 def company_name(rank: int) -> str:
@@ -508,13 +507,12 @@ def load_members(community: Community, count: int, rng: random.Random) -> tuple[
 def _condition_makers(
     rng: random.Random, manual_ids: list[int]
 ) -> list[Callable[[], dict[str, Any]]]:
-    shares = company_shares()
     titles = list(JOB_TITLES)
     places = list(CITIES)
     countries = sorted({country for _, country in places})
 
     def company() -> str:
-        # Mostly the big ones, sometimes the tail.
+        # Mostly the big ones, sometimes the tail: a power law of its own, not the Zipf shares.
         return company_name(int(rng.paretovariate(0.9)) % COMPANIES)
 
     def rel(unit: str, low: int, high: int) -> dict[str, Any]:
@@ -531,7 +529,6 @@ def _condition_makers(
     def score_field() -> str:
         return rng.choice(["frequency_score", "recency_score", "impact_score", "engagement_score"])
 
-    del shares  # company() follows the Zipf shares through its own power law
     return [
         lambda: {"field": "company_name", "op": "is", "value": company()},
         lambda: {
@@ -611,7 +608,7 @@ def selectivity(rule: dict, sample: list[dict[str, Any]]) -> float:
 
 
 def choose_rules(
-    rng: random.Random, sample: list[dict[str, Any]], manual_ids: list[int], members: int
+    rng: random.Random, sample: list[dict[str, Any]], manual_ids: list[int]
 ) -> list[tuple[str, dict, float]]:
     """(name, rule, estimated share) for the 3 pills and 97 other smart segments."""
     makers = _condition_makers(rng, manual_ids)
@@ -717,7 +714,7 @@ def create_segments(generated: Generated, rng: random.Random) -> None:
             facts["segments"] = {
                 pk for pk, positions in positions_by_segment.items() if position in positions
             }
-        for name, rule, share in choose_rules(rng, generated.sample, manual_ids, generated.members):
+        for name, rule, share in choose_rules(rng, generated.sample, manual_ids):
             segment = services.segment_create(
                 community=community,
                 name=name,
@@ -767,7 +764,7 @@ def existing(members: int, seed: int, *, changed_ok: bool = False) -> Generated 
     smart = [s for s in segments if s.kind == Kind.SMART]
     if len(smart) != SMART_SEGMENTS:
         return None
-    generated = Generated(community=community, members=members, reused=True)
+    generated = Generated(community=community, members=members)
     generated.smart = smart
     generated.manual = [s for s in segments if s.kind == Kind.MANUAL]
     generated.pills = {s.name: s for s in smart if s.name in PILLS}

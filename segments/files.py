@@ -151,7 +151,7 @@ def plan_import(community: Community, data: list) -> ImportPlan:
             stand_in += 1
             ids[entry.name.lower()] = stand_in
     names_by_id = {pk: name for name, pk in ids.items()}
-    spelled = {**{s.name.lower(): s.name for s in existing.values()}}
+    spelled = {s.name.lower(): s.name for s in existing.values()}
     spelled.update({entry.name.lower(): entry.name for entry in entries})
 
     proposed = graph.dependency_graph(community)
