@@ -57,7 +57,7 @@ def compiled_rules(generated: Generated, as_of: datetime) -> list[tuple[int, str
     for segment in Segment.objects.filter(pk__in=[s.pk for s in generated.smart]).order_by("pk"):
         query = (
             Member.objects.filter(community_id=generated.community.pk)
-            .filter(rules.to_q(segment.parsed_rule(), as_of=as_of, tz="UTC"))
+            .filter(rules.to_q(segment.parsed_rule(), as_of=as_of, tz=generated.community.timezone))
             .order_by()
             .values_list("id")
         )
