@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
+from django.core.validators import DecimalValidator
+from django.db import connection, models, transaction
+from django.db.models import F, Field, Q, QuerySet
 
 
 class BadCursor(ValueError):
@@ -51,6 +52,15 @@ class Page:
     count_capped: bool
 
 
+# The longest cursor a page writes: a 200-character text value (the longest sortable column,
+# tests/members/test_paging.py checks every one) is at most 2,400 bytes of JSON (a character
+# outside the BMP is escaped as two \uXXXX), 3,300 in base64. Longer is forged: refused before
+# it is decoded.
+MAX_CURSOR_LENGTH = 4096
+# Ids are BigAutoField: 1 to 2**63 - 1.
+MAX_PK = 2**63 - 1
+
+
 def encode_cursor(value: Any, pk: int) -> str:
     if isinstance(value, datetime):
         value = {"dt": value.isoformat()}
@@ -60,28 +70,83 @@ def encode_cursor(value: Any, pk: int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[Any, int]:
+def decode_cursor(cursor: str, column: Field, *, nullable: bool) -> tuple[Any, int]:
+    """The (value, id) a cursor holds, if a page sorted by `column` could have written it.
+
+    A cursor comes from the address bar, so anything else is refused with BadCursor: a value
+    of another type than the column's, a naive or out-of-range datetime, a decimal the column
+    cannot hold (NaN, infinite, too many digits), text with a NUL or longer than the column,
+    an id that is not a positive bigint. The database never sees a value it would choke on.
+    """
+    read = _value_reader(column)
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadCursor(cursor[:100])
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         value, pk = json.loads(raw)
-        if isinstance(value, dict):
-            value = datetime.fromisoformat(value["dt"]) if "dt" in value else Decimal(value["dec"])
-        if not isinstance(pk, int) or not (
-            value is None or isinstance(value, (str, datetime, Decimal))
-        ):
-            raise BadCursor(cursor)
-    except (ValueError, TypeError, KeyError, ArithmeticError) as error:
+        if value is not None:
+            value = read(value, column)
+        elif not nullable:
+            raise ValueError("null in a column without nulls")
+    except (ValueError, TypeError, KeyError, ArithmeticError, RecursionError) as error:
+        # ValueError covers binascii.Error, JSONDecodeError and UnicodeError; RecursionError
+        # is JSON nested deeper than the decoder goes.
         raise BadCursor(cursor) from error
+    if not isinstance(pk, int) or isinstance(pk, bool) or not 1 <= pk <= MAX_PK:
+        raise BadCursor(cursor)
     return value, pk
 
 
-def _nullable(queryset: QuerySet, field: str) -> bool:
-    """Whether the sort column can be NULL: a nullable field, or an annotation (the engagement
-    scores come through a LEFT JOIN)."""
+def _datetime_value(value: Any, column: Field) -> datetime:
+    if not isinstance(value, dict) or value.keys() != {"dt"}:
+        raise ValueError("not a datetime")
+    moment = datetime.fromisoformat(value["dt"])
+    if moment.utcoffset() is None:
+        raise ValueError("naive datetime")
+    # In UTC, as the database compares it: 0001-01-01T00:00+01:00 overflows (OverflowError)
+    # here rather than in the database adapter.
+    return moment.astimezone(UTC)
+
+
+def _decimal_value(value: Any, column: Field) -> Decimal:
+    if not isinstance(value, dict) or value.keys() != {"dec"} or not isinstance(value["dec"], str):
+        raise ValueError("not a decimal")
+    number = Decimal(value["dec"])
+    try:  # finite, with no more digits than the column holds (numeric(3, 2): below 10)
+        DecimalValidator(column.max_digits, column.decimal_places)(number)
+    except ValidationError as error:
+        raise ValueError(error.messages) from error
+    return number
+
+
+def _text_value(value: Any, column: Field) -> str:
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    if "\x00" in value or (column.max_length and len(value) > column.max_length):
+        raise ValueError("text the column cannot hold")
+    value.encode()  # a lone surrogate (\ud800 in the JSON) is not text: UnicodeEncodeError
+    return value
+
+
+def _value_reader(column: Field) -> Callable[[Any, Field], Any]:
+    """How a cursor's JSON value becomes a value of `column` (ValueError when it cannot)."""
+    if isinstance(column, models.DateTimeField):
+        return _datetime_value
+    if isinstance(column, models.DecimalField):
+        return _decimal_value
+    if isinstance(column, (models.CharField, models.TextField)):
+        return _text_value
+    raise ImproperlyConfigured(f"The table cannot page by a {type(column).__name__}.")
+
+
+def _sort_column(queryset: QuerySet, name: str) -> tuple[Field, bool]:
+    """The sort column's field, and whether it can be NULL: a nullable field, or an annotation
+    (the engagement scores come through a LEFT JOIN: its output field is the score's own)."""
     try:
-        return bool(queryset.model._meta.get_field(field).null)
+        column = queryset.model._meta.get_field(name)
     except FieldDoesNotExist:
-        return True
+        return queryset.query.annotations[name].output_field, True
+    return column, bool(column.null)
 
 
 Run = tuple[Q, list]  # (which rows, their order)
@@ -183,15 +248,16 @@ def paginate(
             count, capped = known_count, False
         else:
             count, capped = min(known_count, count_cap), known_count > count_cap
-        nullable = _nullable(queryset, sort.field)
+        column, nullable = _sort_column(queryset, sort.field)
         if before:
-            runs = _runs(sort, nullable, decode_cursor(before), backwards=True)
+            cursor = decode_cursor(before, column, nullable=nullable)
+            runs = _runs(sort, nullable, cursor, backwards=True)
             chunk = _read(queryset, runs, size + 1, known_total=None)
             has_more_before = len(chunk) > size
             rows = chunk[:size][::-1]
             has_more_after = True
         else:
-            cursor = decode_cursor(after) if after else None
+            cursor = decode_cursor(after, column, nullable=nullable) if after else None
             runs = _runs(sort, nullable, cursor, backwards=False)
             # On the first page the count tells when every row has been read.
             known = count if cursor is None and not capped else None
