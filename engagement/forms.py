@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import ActivityKind
+from .models import MAX_DAILY_CAP, MAX_WEIGHT, MIN_DAILY_CAP, ActivityKind
 
 TREND_RANGES = {12: "12 weeks", 26: "6 months", 52: "1 year"}
 DEFAULT_TREND_WEEKS = 26
@@ -19,14 +19,28 @@ class TrendRangeForm(forms.Form):
         return DEFAULT_TREND_WEEKS
 
 
+WEIGHT_RANGE = f"Weight must be a number from 0 to {MAX_WEIGHT:,}."
+DAILY_CAP_RANGE = f"Daily cap must be a whole number from {MIN_DAILY_CAP} to {MAX_DAILY_CAP:,}."
+
+
 class ActivityKindForm(forms.ModelForm):
+    """One kind's settings, bounded as the model's constraints are (engagement/models.py).
+
+    FloatField refuses "inf" and "nan" as not a number; every refusal names the field.
+    """
+
     weight = forms.FloatField(
         min_value=0,
+        max_value=MAX_WEIGHT,
         help_text="Impact points per activity.",
         widget=forms.NumberInput({"step": "any"}),
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), WEIGHT_RANGE),
     )
     daily_cap = forms.IntegerField(
-        min_value=1, help_text="At most this many count per member and day."
+        min_value=MIN_DAILY_CAP,
+        max_value=MAX_DAILY_CAP,
+        help_text="At most this many count per member and day.",
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), DAILY_CAP_RANGE),
     )
 
     class Meta:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from members.models import Community, Member
@@ -19,6 +20,13 @@ class DefaultKind:
     daily_cap: int
     initiated: bool
 
+
+# The bounds of a kind's settings. A member's raw impact sums weight * min(count, daily cap) over
+# a year of days and every kind: at these bounds it stays far inside double precision (a weight
+# of 1e308 overflowed it, and every scoring run of the community failed).
+MAX_WEIGHT = 1000
+MIN_DAILY_CAP = 1
+MAX_DAILY_CAP = 10_000
 
 # Every new community starts with these kinds; admins tune weights and caps afterwards.
 DEFAULT_KINDS = (
@@ -65,9 +73,14 @@ class ActivityKind(models.Model):
     )
     slug = models.SlugField(max_length=50)
     label = models.CharField(max_length=100)
-    weight = models.FloatField(help_text="Impact points per activity.")
+    weight = models.FloatField(
+        help_text=f"Impact points per activity, from 0 to {MAX_WEIGHT:,}.",
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_WEIGHT)],
+    )
     daily_cap = models.PositiveIntegerField(
-        help_text="At most this many activities of the kind count per member and day."
+        help_text="At most this many activities of the kind count per member and day "
+        f"({MIN_DAILY_CAP} to {MAX_DAILY_CAP:,}).",
+        validators=[MinValueValidator(MIN_DAILY_CAP), MaxValueValidator(MAX_DAILY_CAP)],
     )
     initiated = models.BooleanField(
         default=True,
@@ -82,6 +95,14 @@ class ActivityKind(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["community", "slug"], name="activity_kind_unique"),
             models.CheckConstraint(condition=models.Q(weight__gte=0), name="weight_not_negative"),
+            # Also refuses NaN and infinity on PostgreSQL, where NaN sorts above every number.
+            models.CheckConstraint(
+                condition=models.Q(weight__lte=MAX_WEIGHT), name="weight_at_most_max"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(daily_cap__gte=MIN_DAILY_CAP, daily_cap__lte=MAX_DAILY_CAP),
+                name="daily_cap_in_range",
+            ),
         ]
 
     def __str__(self) -> str:

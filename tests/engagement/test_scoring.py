@@ -1,6 +1,7 @@
 """Engagement scores (DESIGN §5): worked examples, boundaries, and parity with an independent
 pure-Python implementation written here (it imports nothing from engagement.scoring)."""
 
+import math
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -11,7 +12,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from engagement import tasks
-from engagement.models import Activity, ActivityKind, MemberScore
+from engagement.models import MAX_DAILY_CAP, MAX_WEIGHT, Activity, ActivityKind, MemberScore
 from engagement.scoring import score_community
 from members.models import Community, Member
 from tests.engagement.reference import expected_score
@@ -191,6 +192,25 @@ def test_the_communitys_own_weights_and_caps_are_used(community):
     score = MemberScore.objects.get(member=member)
     assert score.impact_raw == pytest.approx(8)
     assert (score.frequency, score.recency) == (0, 0)
+
+
+def test_scoring_at_the_largest_weight_and_cap_stays_finite(community):
+    """Every kind at weight 1,000 and daily cap 10,000 (engagement/models.py): the raw impact
+    stays a finite number and the statement succeeds (a weight of 1e308 overflowed it)."""
+    ActivityKind.objects.filter(community=community).update(
+        weight=MAX_WEIGHT, daily_cap=MAX_DAILY_CAP
+    )
+    member = MemberFactory(community=community)
+    add(member, "post", *[AS_OF - HOUR] * (MAX_DAILY_CAP + 5))  # 5 over the cap
+    add(member, "reaction_received", *[AS_OF - 13 * HOUR] * 3)  # the day before
+
+    assert score_community(community, as_of=AS_OF) == 1
+
+    score = MemberScore.objects.get(member=member)
+    expected = MAX_DAILY_CAP * MAX_WEIGHT + 3 * MAX_WEIGHT * 0.5 ** (1 / 90)
+    assert math.isfinite(score.impact_raw)
+    assert score.impact_raw == pytest.approx(expected)
+    assert (score.impact, score.frequency, score.recency) == (3, Decimal("0.50"), 3)
 
 
 def test_recency_ties_round_half_up_exactly(community):

@@ -325,22 +325,64 @@ def test_saving_nothing_changed_does_not_rescore(amy_client, community, kinds_ur
     delay.assert_not_called()
 
 
+WEIGHT_ERROR = "Weight must be a number from 0 to 1,000."
+DAILY_CAP_ERROR = "Daily cap must be a whole number from 1 to 10,000."
+
+
 @pytest.mark.parametrize(
     ("changes", "error"),
     [
-        ({"weight": -1}, "greater than or equal to 0"),
-        ({"daily_cap": 0}, "greater than or equal to 1"),
-        ({"weight": "lots"}, "Enter a number."),
+        ({"weight": -1}, WEIGHT_ERROR),
+        ({"weight": "-0.001"}, WEIGHT_ERROR),
+        ({"weight": 1001}, WEIGHT_ERROR),
+        ({"weight": "1000.0001"}, WEIGHT_ERROR),
+        ({"weight": "1e308"}, WEIGHT_ERROR),
+        ({"weight": "1e309"}, WEIGHT_ERROR),  # overflows to infinity
+        ({"weight": "inf"}, WEIGHT_ERROR),
+        ({"weight": "-inf"}, WEIGHT_ERROR),
+        ({"weight": "Infinity"}, WEIGHT_ERROR),
+        ({"weight": "nan"}, WEIGHT_ERROR),
+        ({"weight": "NaN"}, WEIGHT_ERROR),
+        ({"weight": "lots"}, WEIGHT_ERROR),
+        ({"daily_cap": 0}, DAILY_CAP_ERROR),
+        ({"daily_cap": -5}, DAILY_CAP_ERROR),
+        ({"daily_cap": 10001}, DAILY_CAP_ERROR),
+        ({"daily_cap": 2**63}, DAILY_CAP_ERROR),
+        ({"daily_cap": "1e4"}, DAILY_CAP_ERROR),
+        ({"daily_cap": "nan"}, DAILY_CAP_ERROR),
+        ({"daily_cap": "2.5"}, DAILY_CAP_ERROR),
     ],
 )
-def test_invalid_values_are_refused(amy_client, community, kinds_url, changes, error):
-    with mock.patch("engagement.views.score_community_task.delay") as delay:
+def test_invalid_values_are_refused(
+    amy_client, community, kinds_url, changes, error, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:  # a rescore would wait for commit
         response = amy_client.post(kinds_url, _formset_data(community, message=changes))
     assert response.status_code == 200
-    assert error in response.content.decode()
+    content = response.content.decode()
+    (field,) = changes
+    form = _form_index(community, "message")
+    # The message is under the field's own input, and the input is marked invalid.
+    assert f'<p class="form-error" id="id_form-{form}-{field}-error">{error}</p>' in content
+    assert content.count('aria-invalid="true"') == 1
     message = _kind(community, "message")
     assert (message.weight, message.daily_cap) == (1, 20)
-    delay.assert_not_called()
+    assert callbacks == []
+
+
+def _form_index(community, slug):
+    kinds = ActivityKind.objects.for_community(community).order_by("-initiated", "label")
+    return [kind.slug for kind in kinds].index(slug)
+
+
+def test_the_bounds_themselves_are_accepted(amy_client, community, kinds_url):
+    data = _formset_data(
+        community, message={"weight": 1000, "daily_cap": 10000}, post={"weight": 0, "daily_cap": 1}
+    )
+    response = amy_client.post(kinds_url, data)  # the rescore waits for a commit that never comes
+    assert response.status_code == 302
+    message, post = _kind(community, "message"), _kind(community, "post")
+    assert (message.weight, message.daily_cap, post.weight, post.daily_cap) == (1000, 10000, 0, 1)
 
 
 def test_another_communitys_kind_cannot_be_edited(
