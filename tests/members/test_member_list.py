@@ -5,6 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from members.filters import MAX_SEARCH_WORD_LENGTH, MAX_SEARCH_WORDS, MemberFilter, search_words
+from members.models import Member
 from tests.factories import MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +125,107 @@ def test_invalid_filter_is_reported_not_crashed(alice_client, community):
     assert "Some filters were not understood" in content
     # The panel opens, so the user sees the field to correct.
     assert '<details class="filter-panel" open>' in content
+
+
+def test_search_words_drop_repeats_whatever_their_case_and_are_capped():
+    assert search_words("  Ann ann\tANN  bob\nAnn ") == ["Ann", "bob"]
+    assert search_words("Straße STRASSE") == ["Straße"]  # the same word, casefolded
+    assert search_words("") == search_words(" \t ") == []
+    many = [f"w{i}" for i in range(20)]
+    assert search_words(" ".join(many)) == many[:MAX_SEARCH_WORDS]
+    assert search_words("a " * 1300 + "b") == ["a", "b"]  # repeats do not use up the cap
+    long = "x" * (MAX_SEARCH_WORD_LENGTH + 50)
+    assert search_words(f"{long} {long}y") == ["x" * MAX_SEARCH_WORD_LENGTH]
+
+
+def _likes(params, community) -> int:
+    """How many LIKE conditions the table's query would carry for these filters."""
+    queryset = Member.objects.for_community(community)
+    return str(MemberFilter(params, queryset=queryset).qs.query).count(" LIKE ")
+
+
+def test_a_search_of_repeated_words_costs_one_condition_per_distinct_word(alice_client, community):
+    MemberFactory(community=community, name="Ann Acme", company_name="Initech")
+    MemberFactory(community=community, name="Bob", company_name="Globex")
+    assert _likes({"q": "acme"}, community) == 4  # name, email, company, job title
+    assert _likes({"q": "acme " * 1300}, community) == 4
+    assert _likes({"q": "Acme ACME acme"}, community) == 4
+    assert _likes({"q": " ".join(f"w{i}" for i in range(1300))}, community) == 4 * 8
+    response = alice_client.get(list_url(community, q="acme ACME " * 1300 + "ann"))
+    assert response.status_code == 200
+    assert names(response) == ["Ann Acme"]
+    # A word longer than any column is cut, not refused: it matches nothing.
+    assert names(alice_client.get(list_url(community, q="x" * 10_000))) == []
+
+
+NUL = "\x00"
+HOSTILE_FILTERS = {
+    # (parameter, value, the error shown)
+    "nul-in-search": ("q", f"ann{NUL}", "Null characters are not allowed."),
+    "nul-in-company": ("company", f"Acme{NUL}", "Null characters are not allowed."),
+    "nul-in-title": ("title", NUL, "Null characters are not allowed."),
+    "nul-in-city": ("city", f"Austin{NUL}", "Null characters are not allowed."),
+    "nul-in-country": ("country", NUL, "Null characters are not allowed."),
+    "long-company": ("company", "x" * 10_000, "at most 200 characters (it has 10000)"),
+    "long-title": ("title", "x" * 10_000, "at most 200 characters (it has 10000)"),
+    "long-city": ("city", "x" * 10_000, "at most 200 characters (it has 10000)"),
+    "long-country": ("country", "x" * 10_000, "at most 200 characters (it has 10000)"),
+    "five-digit-year": ("joined_after", "99999-01-01", "Enter a valid date."),
+    "year-0": ("joined_after", "0000-00-00", "Enter a valid date."),
+    "nul-in-date": ("joined_before", f"2026-01-01{NUL}", "Enter a valid date."),
+    "only-a-nul": ("last_seen_after", NUL, "Enter a valid date."),
+    "long-date": ("last_seen_before", "1" * 10_000, "Enter a valid date."),
+    # The filters engagement and segments add to the table.
+    "nan-score": ("engagement_min", "NaN", "Enter a number."),
+    "infinite-score": ("impact_max", "Infinity", "Enter a number."),
+    "huge-score": ("recency_min", "1e999999", "less than or equal to 3"),
+    "nul-in-score": ("frequency_max", NUL, "Enter a number."),
+    "segment-not-a-number": ("segment", "abc", "Select a valid choice."),
+    "segment-beyond-bigint": ("segment", str(2**63), "Select a valid choice."),
+    "nul-in-segment": ("segment", f"1{NUL}", "Null characters are not allowed."),
+}
+
+
+@pytest.mark.parametrize(("param", "value", "error"), HOSTILE_FILTERS.values(), ids=HOSTILE_FILTERS)
+def test_a_hostile_filter_value_is_a_form_error_not_a_crash(
+    alice_client, community, param, value, error
+):
+    MemberFactory(community=community, name="Ann", joined_at=datetime(2026, 1, 1, tzinfo=UTC))
+    response = alice_client.get(list_url(community, **{param: value}))
+    assert response.status_code == 200
+    assert any(error in message for message in response.context["filter_errors"]), response.context[
+        "filter_errors"
+    ]
+    assert "Some filters were not understood" in response.content.decode()
+    assert names(response) == ["Ann"]  # the filter it could not read is not applied
+
+
+@pytest.mark.parametrize(
+    ("zone", "edge", "other_end"),
+    [
+        # Tokyo's offset before 1888 is +09:18:59: its first day of year 1 began in year 0 UTC.
+        ("Asia/Tokyo", {"joined_after": "0001-01-01"}, {"joined_before": "2025-06-01"}),
+        ("Asia/Tokyo", {"last_seen_after": "0001-01-01"}, {"last_seen_before": "2025-06-01"}),
+        # New York's last day of 9999 ends in year 10000 UTC.
+        ("America/New_York", {"joined_before": "9999-12-31"}, {"joined_after": "2026-06-01"}),
+        ("America/New_York", {"last_seen_before": "9999-12-31"}, {"last_seen_after": "2026-06-01"}),
+    ],
+)
+def test_a_date_at_the_end_of_the_calendar_filters_without_a_crash(
+    alice_client, community, zone, edge, other_end
+):
+    """The bound lies beyond the datetimes Python holds in UTC, so every member is within it:
+    the bound is dropped, not an error and not a 500 (SQLite's adapter overflowed)."""
+    community.timezone = zone
+    community.save()
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    MemberFactory(community=community, name="Ann", joined_at=when, last_seen_at=when)
+    response = alice_client.get(list_url(community, **edge))
+    assert response.status_code == 200
+    assert response.context["filter_errors"] == []
+    assert names(response) == ["Ann"]
+    # The range's other end still filters: Ann falls outside it.
+    assert names(alice_client.get(list_url(community, **edge, **other_end))) == []
 
 
 @pytest.mark.parametrize(
