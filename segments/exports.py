@@ -6,12 +6,19 @@ is read, so memory stays flat however big the community. The `export_members` co
 a file; the Segment page can stream the same rows into a response.
 
 Cells are protected against spreadsheet formula injection: a cell that starts with = + - @, a
-tab or a carriage return gets a leading single quote, so a spreadsheet shows it as text.
+tab or a carriage return gets a leading single quote, so a spreadsheet shows it as text. The
+start is what a spreadsheet may read, not the first code point: invisible format characters
+(zero-width space and joiners, word joiner, byte-order mark, soft hyphen, direction marks:
+Unicode category Cf) are skipped, the first visible character is NFKC-normalised (the
+full-width and small forms U+FF1D, U+FF0B, U+FF0D, U+FF20, U+FE66, … become = + - @) and the
+minus sign U+2212 counts as "-". The quote goes before the cell exactly as stored, invisible
+characters included.
 """
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,7 +56,16 @@ ZERO = Decimal("0.00")
 
 def escape_cell(value: str) -> str:
     """The cell as a spreadsheet will show it as text, never run it as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return "'" + value if _visible_start(value).startswith(FORMULA_STARTS) else value
+
+
+def _visible_start(value: str) -> str:
+    """The cell's first character after invisible format characters, NFKC-normalised ("" if
+    none). Normalised alone, so a combining mark after "=" cannot compose it into "≠"."""
+    for char in value:
+        if unicodedata.category(char) != "Cf":
+            return unicodedata.normalize("NFKC", char).replace("\N{MINUS SIGN}", "-")
+    return ""
 
 
 def _instant(value: datetime | None) -> str:

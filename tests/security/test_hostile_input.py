@@ -28,7 +28,7 @@ from members.csv_import import MAX_LINE_CHARS, ImportFileError
 from members.importing import import_members
 from members.models import Member
 from segments import rules
-from segments.exports import COLUMNS, member_rows
+from segments.exports import COLUMNS, escape_cell, member_rows, write_members_csv
 from segments.models import SegmentMembership
 from segments.refresh import refresh_segment
 from segments.services import segment_create
@@ -215,6 +215,73 @@ def test_export_defuses_formula_cells_and_leaves_the_others_alone(community):
     assert {key: by_email["ann@example.org"][key] for key in texts} == {
         key: getattr(plain, key) for key in texts
     }
+
+
+# Formulas a spreadsheet may still run although their first code point is not = + - @: written
+# with full-width or small compatibility forms, the minus sign, or behind invisible characters.
+DISGUISED_FORMULAS = {
+    "full-width equals": "\N{FULLWIDTH EQUALS SIGN}1+1",
+    "full-width plus": "\N{FULLWIDTH PLUS SIGN}1",
+    "full-width minus": "\N{FULLWIDTH HYPHEN-MINUS}1",
+    "full-width at": "\N{FULLWIDTH COMMERCIAL AT}SUM(A1)",
+    "small equals": "\N{SMALL EQUALS SIGN}1+1",
+    "small plus": "\N{SMALL PLUS SIGN}cmd",
+    "small minus": "\N{SMALL HYPHEN-MINUS}1",
+    "small at": "\N{SMALL COMMERCIAL AT}SUM(A1)",
+    "minus sign": "\N{MINUS SIGN}1",
+    "zero-width space": "\N{ZERO WIDTH SPACE}=1+1",
+    "zero-width non-joiner": "\N{ZERO WIDTH NON-JOINER}=1+1",
+    "zero-width joiner": "\N{ZERO WIDTH JOINER}=1+1",
+    "word joiner": "\N{WORD JOINER}=1+1",
+    "byte-order mark": "\N{ZERO WIDTH NO-BREAK SPACE}=1+1",
+    "several invisibles": "\ufeff\u200b\u2060\N{FULLWIDTH EQUALS SIGN}HYPERLINK(1)",
+    "invisible then tab": "\N{ZERO WIDTH SPACE}\tx",
+    "right-to-left override": "\N{RIGHT-TO-LEFT OVERRIDE}=1+1",
+    "equals then combining long solidus": "=\N{COMBINING LONG SOLIDUS OVERLAY}1",  # NFC: "≠1"
+}
+# Text that only looks odd: left exactly as it is.
+HARMLESS = {
+    "empty": "",
+    "only invisibles": "\N{ZERO WIDTH SPACE}\N{ZERO WIDTH NO-BREAK SPACE}",
+    "invisible then a letter": "\N{ZERO WIDTH SPACE}Ann",
+    "full-width letter": "\N{FULLWIDTH LATIN CAPITAL LETTER A}cme",
+    "minus sign inside": "1\N{MINUS SIGN}2",
+    "full-width equals inside": "a\N{FULLWIDTH EQUALS SIGN}b",
+    "not-equal sign": "\N{NOT EQUAL TO} x",
+}
+
+
+@pytest.mark.parametrize("value", DISGUISED_FORMULAS.values(), ids=DISGUISED_FORMULAS.keys())
+def test_escape_cell_quotes_disguised_formulas_and_keeps_the_cell_as_stored(value):
+    assert escape_cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", HARMLESS.values(), ids=HARMLESS.keys())
+def test_escape_cell_leaves_harmless_look_alikes_alone(value):
+    assert escape_cell(value) == value
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", DISGUISED_FORMULAS.values(), ids=DISGUISED_FORMULAS.keys())
+def test_export_defuses_disguised_formulas_in_every_text_column(community, value):
+    member = MemberFactory(
+        community=community,
+        email="odd@example.org",
+        **dict.fromkeys(("name", "company_name", "job_title", "city", "country"), value),
+    )
+    IdentityFactory(member=member, source=value, external_id="1")
+
+    out = io.StringIO()
+    write_members_csv(out, community)
+    header, row = list(csv.reader(io.StringIO(out.getvalue(), newline="")))
+
+    cells = dict(zip(header, row, strict=True))
+    expected = "'" + value
+    assert [cells[c] for c in ("name", "company_name", "job_title", "city", "country")] == [
+        expected
+    ] * 5
+    assert cells["external_ids"] == f"{expected}:1"
+    assert cells["email"] == "odd@example.org"
 
 
 # --- 2. The rule parser given arbitrary JSON -------------------------------------------------
