@@ -378,6 +378,61 @@ def test_groups_nest_eight_levels_but_not_nine():
         parse({"all": [rule]})
 
 
+# --- Size limits --------------------------------------------------------------------------------
+
+
+def _is_any_of(count, prefix="v"):
+    return {"field": "name", "op": "is_any_of", "value": [f"{prefix}{i}" for i in range(count)]}
+
+
+def test_a_rule_holds_at_most_100_conditions():
+    city = {"field": "city", "op": "is", "value": "Austin"}
+    assert len(parse({"any": [city] * 100}).children) == 100
+    with pytest.raises(RuleError, match=r"^condition 101 of group 1: .*at most 100 conditions"):
+        parse({"any": [city] * 101})
+    # Counted across groups, not per group.
+    with pytest.raises(RuleError, match=r"^condition 41 of group 1\.2: .*at most 100 conditions"):
+        parse({"all": [{"any": [city] * 60}, {"any": [city] * 60}]})
+
+
+def test_a_rule_holds_at_most_1000_values_in_all():
+    two = [_is_any_of(500, "a"), _is_any_of(500, "b")]
+    assert parse({"any": two})
+    with pytest.raises(RuleError, match=r"^condition 3 of group 1: .*at most 1000 values in all"):
+        parse({"any": [*two, {"field": "city", "op": "is", "value": "Austin"}]})
+    # The attack that held PostgreSQL: 50 conditions of 500 values each.
+    with pytest.raises(RuleError, match=r"^condition 3 of group 1: .*at most 1000 values"):
+        parse({"any": [_is_any_of(500, f"c{i}-") for i in range(50)]})
+
+
+def test_a_rule_holds_at_most_100_groups():
+    assert parse({"any": [{"all": []}] * 99})
+    with pytest.raises(RuleError, match=r"^group 1\.100: a rule may have at most 100 groups"):
+        parse({"any": [{"all": []}] * 100})
+
+
+def test_a_text_value_holds_at_most_1000_characters():
+    assert parse(cond("bio", "contains", "x" * 1000))
+    with pytest.raises(RuleError, match=r"the value is longer than 1000 characters"):
+        parse(cond("bio", "contains", "x" * 1001))
+    with pytest.raises(RuleError, match=r"item 2 is longer than 1000 characters"):
+        parse(cond("bio", "is_any_of", ["ok", "x" * 1001]))
+
+
+def test_is_any_of_drops_values_that_repeat_case_insensitively():
+    rule = parse(cond("city", "is_any_of", ["Austin", "AUSTIN", " austin ", "Houston"]))
+    assert rule.children[0].value == ("Austin", "Houston")
+
+
+def test_is_any_of_is_one_in_over_lower_cased_values():
+    from members.models import Member
+
+    rule = parse(cond("city", "is_any_of", [f"City {i}" for i in range(500)]))
+    sql = str(Member.objects.filter(to_q(rule, as_of=AS_OF)).query)
+    assert sql.count(" IN (") == 1
+    assert "LOWER(" in sql and "city 499" in sql and "City 499" not in sql
+
+
 # --- Errors -------------------------------------------------------------------------------------
 
 
