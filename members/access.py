@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django_htmx.middleware import HtmxDetails
 
 from .models import ROLE_RANK, Community, CommunityRole, Member, Role
@@ -59,7 +60,8 @@ def community_view(
     """Resolve `slug` from the URL into `request.community` and `request.role`.
 
     Anonymous users go to the login page; users without a role get 404; a user whose role is
-    below `write_role` gets 403 on anything but a safe method.
+    below `write_role` gets 403 on anything but a safe method. Every response the view gives
+    (pages, partials, CSV exports) is `Cache-Control: private, no-store`.
     """
 
     def decorate(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -77,7 +79,11 @@ def community_view(
             request.role = role  # type: ignore[attr-defined]
             # Dates are shown, and date filters read, in the community's timezone.
             with timezone.override(community.timezone):
-                return view(request, *args, **kwargs)
+                response = view(request, *args, **kwargs)
+            # Member data: no shared cache may keep it, nor the browser on disk (a page or an
+            # export left behind on a shared computer). Vary is the view's own, untouched.
+            patch_cache_control(response, private=True, no_store=True)
+            return response
 
         return wrapper
 

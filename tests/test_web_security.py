@@ -1,5 +1,5 @@
-"""Web security (DESIGN §10, issue "Trust"): CSP, framing, CSRF, login throttling, passwords,
-and `check --deploy` under production settings."""
+"""Web security (DESIGN §10, issue "Trust"): CSP, framing, CSRF, caching of member data, login
+throttling, passwords, and `check --deploy` under production settings."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from django.test import Client
 from django.urls import reverse
 
 from segments.models import Segment
-from tests.factories import UserFactory
+from segments.services import segment_add_members
+from tests.factories import MemberFactory, UserFactory
+from tests.test_isolation import COMMUNITY_URLS, _objects, _url
 
 pytestmark = pytest.mark.django_db
 
@@ -60,6 +62,51 @@ def test_htmx_partials_carry_the_csp_too(alice_client, community):
     response = alice_client.get("/c/acme/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="members-table")
     assert "<html" not in response.content.decode()
     assert _csp(response)["script-src"] == "'self'"
+
+
+def _cache_control(response) -> set[str]:
+    return {part.strip().lower() for part in response.get("Cache-Control", "").split(",")}
+
+
+# Every community URL a manager can GET (the isolation matrix lists them all).
+COMMUNITY_GETS = sorted(name for name, spec in COMMUNITY_URLS.items() if spec.get)
+
+
+@pytest.mark.parametrize("name", COMMUNITY_GETS)
+def test_community_pages_are_never_cached(alice_client, community, name):
+    """Member data stays out of shared caches and the browser's disk cache."""
+    response = alice_client.get(_url(name, community, _objects(community)))
+    assert response.status_code == 200
+    assert {"private", "no-store"} <= _cache_control(response)
+
+
+def test_every_community_get_is_checked_for_caching():
+    assert "segments:export" in COMMUNITY_GETS  # the CSV export, a StreamingHttpResponse
+    assert len(COMMUNITY_GETS) == sum(spec.get for spec in COMMUNITY_URLS.values()) >= 10
+
+
+def test_htmx_partials_and_posted_answers_are_never_cached_and_still_vary(alice_client, community):
+    partial = alice_client.get("/c/acme/", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="members-table")
+    assert {"private", "no-store"} <= _cache_control(partial)
+    assert "HX-Request" in partial["Vary"]
+    posted = alice_client.post(
+        reverse("segments:preview", args=[community.slug]),
+        {"kind": "smart", "name": "Anyone"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert posted.status_code == 200
+    assert {"private", "no-store"} <= _cache_control(posted)
+
+
+def test_a_segment_csv_export_is_never_cached(alice_client, alice, community):
+    member = MemberFactory(community=community, email="ann@example.org")
+    segment = Segment.objects.create(community=community, name="Picked", kind="manual")
+    segment_add_members(segment=segment, members=[member], by=alice)
+    response = alice_client.get(reverse("segments:export", args=[community.slug, segment.pk]))
+    assert response.status_code == 200
+    assert response.streaming
+    assert {"private", "no-store"} <= _cache_control(response)
+    assert "ann@example.org" in b"".join(response.streaming_content).decode()
 
 
 def test_templates_have_no_inline_script_style_or_event_handlers():
