@@ -241,6 +241,9 @@ def paginate(
     rows the queryset has, when the caller knows it (a segment's stored count): then it is
     not counted again.
     """
+    column, nullable = _sort_column(queryset, sort.field)
+    # The cursor is read before any query: a forged one (BadCursor) costs the database nothing.
+    cursor = decode_cursor(before or after, column, nullable=nullable) if before or after else None
     with _page_settings():
         if known_count is None:
             count, capped = count_capped(queryset, count_cap)
@@ -248,16 +251,13 @@ def paginate(
             count, capped = known_count, False
         else:
             count, capped = min(known_count, count_cap), known_count > count_cap
-        column, nullable = _sort_column(queryset, sort.field)
         if before:
-            cursor = decode_cursor(before, column, nullable=nullable)
             runs = _runs(sort, nullable, cursor, backwards=True)
             chunk = _read(queryset, runs, size + 1, known_total=None)
             has_more_before = len(chunk) > size
             rows = chunk[:size][::-1]
             has_more_after = True
         else:
-            cursor = decode_cursor(after, column, nullable=nullable) if after else None
             runs = _runs(sort, nullable, cursor, backwards=False)
             # On the first page the count tells when every row has been read.
             known = count if cursor is None and not capped else None

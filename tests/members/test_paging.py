@@ -12,7 +12,8 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.db import models
+from django.db import connection, models
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from engagement.models import MemberScore
@@ -119,6 +120,16 @@ def test_a_forged_cursor_shows_the_first_page(alice_client, community, three, di
     # The first page has nothing before it (a page read after a cursor would have a link
     # back), and here nothing after it (one read before a cursor would link forward).
     assert (page.previous_cursor, page.next_cursor) == (None, None)
+
+
+def test_a_forged_cursor_is_refused_before_the_database_is_asked(alice_client, community, three):
+    """The first page is read once: the forged cursor did not cost a count and a read first."""
+    forged = cursor(FORGED["huge-decimal"][1])
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(list_url(community, sort="engagement_score", after=forged))
+    assert [m.name for m in response.context["page"].rows] == ["Ann", "Bob", "Cat"]
+    member_reads = [q["sql"] for q in queries if 'FROM "members_member"' in q["sql"]]
+    assert sum("COUNT(" in sql for sql in member_reads) == 1, member_reads
 
 
 @pytest.mark.parametrize(
