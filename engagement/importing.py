@@ -28,6 +28,7 @@ from django.db.models.functions import Lower
 from members.csv_import import (
     ImportFileError,
     ImportReport,
+    list_names,
     numbered_records,
     open_csv,
     parse_datetime,
@@ -126,7 +127,7 @@ def _read_header(reader: Any) -> tuple[str, ...]:
     unknown = [column for column in columns if column not in COLUMNS]
     if unknown:
         raise ImportFileError(
-            f"The header (line 1) has unknown columns: {', '.join(unknown)}. "
+            f"The header (line 1) has unknown columns: {list_names(unknown)}. "
             f"Known columns: {', '.join(COLUMNS)}."
         )
     missing = [column for column in ("kind", "occurred_at") if column not in columns]

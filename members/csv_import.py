@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -143,7 +143,7 @@ def read_header(reader: CsvReader, known_columns: Iterable[str]) -> tuple[str, .
         if not column:
             raise ImportFileError(f"Column {position} of the header (line 1) has no name.")
         if column.lower() in seen:
-            raise ImportFileError(f'The header (line 1) names the column "{column}" twice.')
+            raise ImportFileError(f"The header (line 1) names the column {quote(column)} twice.")
         seen.add(column.lower())
     reader.columns = columns
     return columns
@@ -221,3 +221,11 @@ def parse_datetime(column: str, value: str) -> datetime | None:
 
 def quote(value: str, limit: int = 60) -> str:
     return f'"{value[:limit]}…"' if len(value) > limit else f'"{value}"'
+
+
+def list_names(names: Sequence[str], limit: int = 10) -> str:
+    """Column names for a message, bounded however many and long they are: the first `limit`,
+    each cut to 60 characters, then how many more."""
+    shown = [name if len(name) <= 60 else f"{name[:60]}…" for name in names[:limit]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more else "")

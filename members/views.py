@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -166,10 +167,17 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 def member_detail(request: CommunityRequest, pk: int) -> HttpResponse:
     member = get_member_for_request(request, pk)
     identities = member.identities.order_by("source", "external_id")
+    # "Other attributes" 50 at a time, by name (?attributes=2 for the second page). A page
+    # number that is not one of the pages, written in ASCII digits, shows the first.
+    stored = member.attributes if isinstance(member.attributes, dict) else {}
+    attributes = Paginator(sorted(stored.items(), key=lambda kv: (kv[0].casefold(), kv[0])), 50)
+    asked = request.GET.get("attributes", "")
+    number = int(asked) if asked.isascii() and asked.isdigit() and len(asked) <= 9 else 1
+    attribute_page = attributes.page(number if 1 <= number <= attributes.num_pages else 1)
     return render(
         request,
         "members/member_detail.html",
-        {"member": member, "identities": identities},
+        {"member": member, "identities": identities, "attribute_page": attribute_page},
     )
 
 

@@ -454,3 +454,92 @@ def test_the_file_is_streamed_not_read_whole(community):
 
     assert len(file.reads) > 10
     assert all(0 < size <= 65536 for size in file.reads)
+
+
+# --- Attributes are bounded -------------------------------------------------------------------
+
+
+def attribute_header(count: int, width: int = 4) -> str:
+    return "name,email," + ",".join(f"a{i:0{width}}" for i in range(count))
+
+
+def test_a_file_may_have_100_attribute_columns(community):
+    report = run(community, f"{attribute_header(100)}\nBo,bo@example.org,{','.join('x' * 100)}\n")
+
+    assert (report.created, report.errors) == (1, [])
+    attributes = Member.objects.get(community=community).attributes
+    assert len(attributes) == 100
+    assert (attributes["a0000"], attributes["a0099"]) == ("x", "x")
+
+
+def test_a_file_with_101_attribute_columns_is_refused_and_writes_nothing(community):
+    MemberFactory(community=community, email="bo@example.org", name="Bo")
+    text = (
+        f"{attribute_header(101)}\nBo,bo@example.org,{'y,' * 100}y\nCy,cy@example.org{',' * 101}\n"
+    )
+
+    with pytest.raises(ImportFileError) as error:
+        run(community, text)
+
+    assert str(error.value) == (
+        "The header (line 1) has 101 columns that would become attributes; a members file may "
+        f"have at most 100. Known columns: {', '.join(importing.COLUMNS)}."
+    )
+    assert list(Member.objects.values_list("name", "attributes")) == [("Bo", {})]
+
+
+def test_an_attribute_name_of_100_characters_is_kept(community):
+    name = "N" * 100
+
+    report = run(community, f"name,{name}\nBo,x\n")
+
+    assert report.created == 1
+    assert Member.objects.get().attributes == {name: "x"}
+
+
+def test_an_attribute_name_over_100_characters_is_refused_naming_its_column(community):
+    with pytest.raises(ImportFileError) as error:
+        run(community, f"name,email,Plan,{'N' * 101}\nBo,bo@example.org,Pro,x\n")
+
+    assert str(error.value) == (
+        "Column 4 of the header (line 1) is named in 101 characters; an attribute's name may "
+        "have at most 100."
+    )
+    assert not Member.objects.exists()
+
+
+def test_an_attribute_value_of_2000_characters_is_kept(community):
+    report = run(community, f"name,Plan\nBo,{'v' * 2000}\n")
+
+    assert (report.created, report.errors) == (1, [])
+    assert Member.objects.get().attributes == {"Plan": "v" * 2000}
+
+
+def test_an_attribute_value_over_2000_characters_is_an_invalid_row(community):
+    text = f"name,Plan,T-Shirt Size\nAnn,Pro,M\nBo,{'v' * 2001},L\nCy,Free,{'w' * 5000}\n"
+
+    report = run(community, text)
+
+    assert messages(report) == [
+        'line 3: attribute "Plan" is longer than 2,000 characters',
+        'line 4: attribute "T-Shirt Size" is longer than 2,000 characters',
+    ]
+    assert report.rolled_back
+    assert not Member.objects.exists()
+
+    report = run(community, text, skip_invalid=True)
+
+    assert (report.created, report.skipped) == (1, 2)
+    assert Member.objects.get().attributes == {"Plan": "Pro", "T-Shirt Size": "M"}
+
+
+def test_the_header_error_of_a_wide_file_without_name_or_email_stays_short(community):
+    header = ",".join(["city", *(f"c{i}" for i in range(20)), "x" * 100])
+
+    with pytest.raises(ImportFileError) as error:
+        run(community, f"{header}\nOslo{',' * 21}\n")
+
+    assert str(error.value) == (
+        "The first line must be a header naming the columns, with at least a name or an email "
+        "column; found: city, c0, c1, c2, c3, c4, c5, c6, c7, c8 and 12 more."
+    )

@@ -473,6 +473,36 @@ def test_malformed_files_get_a_clear_error_and_write_nothing(community, ann, imp
     assert Member.objects.get().name == "Ann"
 
 
+def attribute_heavy(header: str, row: str, columns: int = 400_000) -> bytes:
+    """The file that once made a 10 MB profile: 400,000 extra columns, each with a value."""
+    extra = ",".join(f"a{i}" for i in range(columns))  # 2.7 million characters
+    return f"{header},{extra}\n{row.rstrip()}{',x' * columns}\n".encode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("importer", IMPORTERS)
+def test_a_file_of_400000_extra_columns_is_refused_in_a_short_message(community, ann, importer):
+    run, header, row = IMPORTERS[importer]
+
+    with pytest.raises(ImportFileError) as error:
+        run(community, attribute_heavy(header, row))
+
+    message = str(error.value)
+    assert len(message) < 1_000
+    if importer == "members":
+        assert message.startswith(
+            "The header (line 1) has 400,000 columns that would become attributes; a members "
+            "file may have at most 100."
+        )
+    else:
+        assert message.startswith(
+            "The header (line 1) has unknown columns: a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 "
+            "and 399,990 more. Known columns: "
+        )
+    assert written(community) == (1, 0)
+    assert Member.objects.get().attributes == {}
+
+
 def one_megabyte_cell(header: str, row: str) -> bytes:
     big = "x" * 1_000_000
     good = row.replace("Hi", "fine")
@@ -616,7 +646,9 @@ def test_a_200_megabyte_file_without_line_breaks_is_refused_without_reading_it_w
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("importer", IMPORTERS)
-@pytest.mark.parametrize("case", [*MALFORMED, "one-megabyte cell", "bad row", "markup in a cell"])
+@pytest.mark.parametrize(
+    "case", [*MALFORMED, "one-megabyte cell", "400,000 columns", "bad row", "markup in a cell"]
+)
 def test_the_imports_page_shows_the_error_and_writes_nothing(
     alice_client, community, ann, importer, case
 ):
@@ -629,6 +661,9 @@ def test_the_imports_page_shows_the_error_and_writes_nothing(
     elif case == "one-megabyte cell":
         data = one_megabyte_cell(header, row)
         message = "line 3, column "
+    elif case == "400,000 columns":
+        data = attribute_heavy(header, row)
+        message = "The header (line 1) has "
     elif case == "bad row":
         data = f"{header}\n{row}{row.replace('ann@', 'ann@@')}".encode()
         message = "Nothing was imported: 1 invalid row"
