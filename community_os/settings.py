@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Every request's statements run under the web limits below (community_os/database.py).
+    "community_os.database.RequestLimitsMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,6 +231,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Rescores that could not be enqueued when asked for (the broker was down).
+    "score-waiting-communities": {
+        "task": "engagement.tasks.score_waiting_communities",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
 }
 
 LOGGING = {
@@ -239,6 +247,14 @@ LOGGING = {
     # Replaces Django's own console handler, which would print every message a second time.
     "loggers": {"django": {"handlers": ["console"], "propagate": False}},
 }
+
+# What one web request may ask of the database (community_os/database.py), in seconds: a
+# statement running longer is stopped and the user told so (503), never left running.
+WEB_STATEMENT_TIMEOUT = env.float("WEB_STATEMENT_TIMEOUT", default=8.0)
+# The table's "Count all" counts every match, which at a million members takes longer.
+COUNT_ALL_STATEMENT_TIMEOUT = env.float("COUNT_ALL_STATEMENT_TIMEOUT", default=30.0)
+# A CSV export reads 2,000 members per statement; each may take this long.
+EXPORT_STATEMENT_TIMEOUT = env.float("EXPORT_STATEMENT_TIMEOUT", default=30.0)
 
 # Browsing pages of the community table.
 MEMBERS_PAGE_SIZE = 50

@@ -6,19 +6,10 @@ committed, rather than inside the request.
 
 from __future__ import annotations
 
-from django.db import transaction
-
 from members.imports import Importer, register
-from members.models import Community
 
 from .importing import COLUMNS, import_activities
-from .tasks import score_community_task
-
-
-def rescore_later(community: Community) -> None:
-    community_id = community.pk
-    transaction.on_commit(lambda: score_community_task.delay(community_id))
-
+from .tasks import rescore_later
 
 ACTIVITIES = Importer(
     slug="activities",

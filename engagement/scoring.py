@@ -194,6 +194,10 @@ def score_community(community: Community, *, as_of: datetime | None = None) -> i
             cursor.execute(_score_sql(connection.vendor), params)
         # The week's Community Health, from the scores just written (DESIGN §5: kept weekly).
         HealthSnapshot.objects.record(community, as_of=as_of)
+        # A rescore that waited for the broker is done once scores as of after it are written.
+        Community.objects.filter(pk=community.pk, rescore_waiting_since__lte=as_of).update(
+            rescore_waiting_since=None
+        )
         scores_changed.send(Community, community=community)
     return MemberScore.objects.filter(community=community, as_of=as_of).count()
 

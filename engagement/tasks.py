@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
 
+from community_os.enqueue import after_commit
 from members.models import Community
 
 from .scoring import score_community
@@ -44,3 +45,29 @@ def score_all_communities() -> int:
     for community_id in community_ids:
         score_community_task.apply_async((community_id, as_of), expires=expires)
     return len(community_ids)
+
+
+@shared_task(soft_time_limit=50, time_limit=60)
+def score_waiting_communities() -> int:
+    """Enqueue the rescores that could not be enqueued when they were asked for."""
+    community_ids = list(
+        Community.objects.filter(rescore_waiting_since__isnull=False).values_list("pk", flat=True)
+    )
+    for community_id in community_ids:
+        score_community_task.apply_async((community_id,), expires=55)
+    return len(community_ids)
+
+
+def rescore_later(community: Community) -> None:
+    """Rescore the community once this transaction commits (after an import, a weight change).
+
+    If the broker fails, the community is marked as waiting (its pages say so) and the minutely
+    sweep, score_waiting_communities, enqueues the rescore."""
+    community_id = community.pk
+    after_commit(
+        lambda: score_community_task.delay(community_id),
+        fallback=lambda: Community.objects.filter(pk=community_id).update(
+            rescore_waiting_since=timezone.now()
+        ),
+        what=f"the rescore of community {community_id}",
+    )

@@ -15,7 +15,7 @@ from members.models import Role
 from . import charts
 from .forms import TREND_RANGES, ActivityKindFormSet, TrendRangeForm
 from .models import BUCKET_COUNT, SCORES, ActivityKind, HealthSnapshot, bucket_bounds
-from .tasks import score_community_task
+from .tasks import rescore_later
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def kinds(request: CommunityRequest) -> HttpResponse:
             if formset.has_changed():
                 with transaction.atomic():
                     formset.save()
-                    transaction.on_commit(lambda: score_community_task.delay(community.id))
+                    rescore_later(community)
                 notice = "Saved. The scores are being recomputed with the new settings."
             else:
                 notice = "Nothing changed."

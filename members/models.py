@@ -24,6 +24,12 @@ class Community(models.Model):
         help_text="How old a smart segment may get before the periodic sweep refreshes it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    rescore_waiting_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A rescore was asked for but could not be enqueued (the broker was down); "
+        "the minutely sweep enqueues it.",
+    )
 
     class Meta:
         verbose_name_plural = "communities"

@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from community_os.ids import parse_id
+
 from . import rules
 
 DEFAULT_FIELD = "company_name"
@@ -261,6 +263,9 @@ def _missing(condition: DraftCondition) -> str:
     return "" if condition.value.strip() else "Enter a value."
 
 
+_WHOLE = re.compile(r"[0-9]{1,9}")
+
+
 def _condition_data(condition: DraftCondition) -> dict:
     data: dict[str, Any] = {"field": condition.field, "op": condition.op}
     shape = condition.input
@@ -269,7 +274,8 @@ def _condition_data(condition: DraftCondition) -> dict:
     if shape == "relative":
         amount = condition.amount.strip()
         data["value"] = {
-            "amount": int(amount) if amount.isdigit() else amount,
+            # Not a whole number in ASCII digits: left as text for the rule engine to refuse.
+            "amount": int(amount) if _WHOLE.fullmatch(amount) else amount,
             "unit": condition.unit,
         }
     elif shape == "list":
@@ -278,7 +284,7 @@ def _condition_data(condition: DraftCondition) -> dict:
         data["value"] = [condition.value.strip(), condition.value2.strip()]
     elif shape == "segment":
         value = condition.value.strip()
-        data["value"] = int(value) if value.isdigit() else value
+        data["value"] = parse_id(value) or value
     else:
         data["value"] = condition.value
     return data

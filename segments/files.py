@@ -82,6 +82,10 @@ def loads(text: str | bytes) -> list:
         raise SegmentsFileError(
             [f"the file is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"]
         ) from None
+    except RecursionError:
+        raise SegmentsFileError(
+            [f"the file nests too deeply (groups nest at most {rules.MAX_DEPTH} levels)"]
+        ) from None
     if not isinstance(data, list):
         raise SegmentsFileError(
             [f"the file must hold a JSON list of segments, not {rules._type_name(data)}"]
@@ -267,8 +271,11 @@ def _map_segment_values(
     rule: object, translate: Callable[[object, str], object], number: str = "1"
 ) -> object:
     """A copy of rule JSON with each segment condition's value passed through `translate`
-    (value, where); anything that is not a well-formed group is left for rules.parse."""
+    (value, where); anything that is not a well-formed group, or that nests deeper than a rule
+    may, is left for rules.parse to refuse."""
     if not isinstance(rule, dict) or len(rule) != 1 or not ({"all", "any"} & set(rule)):
+        return rule
+    if number.count(".") >= rules.MAX_DEPTH:
         return rule
     ((kind, items),) = rule.items()
     if not isinstance(items, list):
@@ -316,10 +323,21 @@ def _check_rule(entry: _Entry, ids: Mapping[str, int], errors: list[str]) -> set
 
 
 def _check_members(community: Community, entries: list[_Entry], errors: list[str]) -> None:
+    refused = False
+    for entry in entries:
+        try:
+            services.check_entries(entry.members)
+        except services.SegmentError as error:
+            errors.append(f"{entry.label}: {error}")
+            refused = True
     wanted = [text for entry in entries for text in entry.members]
-    if not wanted:
+    if refused or not wanted:
         return
-    match = services.match_members(community, services.unique_entries(wanted))
+    try:
+        match = services.match_members(community, services.unique_entries(wanted))
+    except services.SegmentError as error:  # too many in all
+        errors.append(f"the file's members: {error}")
+        return
     unknown = {text.lower() for text in match.unknown}
     ambiguous = {text.lower(): count for text, count in match.ambiguous}
     for entry in entries:

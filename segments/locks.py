@@ -40,3 +40,30 @@ def membership_lock(community_id: int, *, exclusive: bool = False) -> None:
     with connection.cursor() as cursor:
         # The second key is an int4: communities beyond 2**31 share a lock, which only waits.
         cursor.execute(f"SELECT {function}(%s, %s)", [_NAMESPACE, community_id % 2**31])
+
+
+# The first key of the graph lock: another namespace than the membership lock's.
+_GRAPH_NAMESPACE = 0x5E6_6EA9  # "segments graph"
+
+
+def graph_lock(community_id: int) -> None:
+    """Serialize the community's segment writes until the end of the current transaction.
+
+    Creating, editing and deleting a segment each check the graph of segment references (no
+    rule refers to a missing segment, no cycle) and then write. Two such writes at once could
+    each pass its check against the other's old state: P edited to read Q while Q is edited to
+    read P (a cycle), or Y deleted while X is edited to read Y. Under this lock, taken before
+    the checks, the second write checks against the first one's result.
+
+    Taken before any membership lock or segment row lock (segment_delete takes the membership
+    lock after it, through the pre_delete receiver), and never by refreshes, so it cannot close
+    a cycle of waits with them.
+    """
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("graph_lock() must be taken inside a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_GRAPH_NAMESPACE, community_id % 2**31]
+        )

@@ -6,6 +6,8 @@ A smart segment's members are materialized in SegmentMembership by the refresh
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -19,6 +21,7 @@ from members.models import Community, Member
 from . import rules
 
 NAME_MAX_LENGTH = 100
+DESCRIPTION_MAX_LENGTH = 2_000
 
 
 class Kind(models.TextChoices):
@@ -131,6 +134,21 @@ class Segment(models.Model):
     def is_updating(self) -> bool:
         """A smart segment whose rule (new or edited) has not been refreshed yet."""
         return self.is_smart and self.refreshed_at is None
+
+    @property
+    def edit_version(self) -> str:
+        """A digest of what the edit dialog changes. The dialog posts back the one it was opened
+        with; another, now, means someone else saved the segment meanwhile."""
+        state = [
+            self.name,
+            self.description,
+            self.color,
+            self.pinned,
+            self.review_every_days,
+            self.rule,
+        ]
+        text = json.dumps(state, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def parsed_rule(self) -> rules.Group:
         """The stored rule, validated (raises rules.RuleError); manual segments have none."""

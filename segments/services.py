@@ -20,8 +20,9 @@ from django.utils import timezone
 from members.models import Community, Member
 
 from . import graph, rules, tasks
-from .locks import membership_lock
+from .locks import graph_lock, membership_lock
 from .models import (
+    DESCRIPTION_MAX_LENGTH,
     NAME_MAX_LENGTH,
     Change,
     Color,
@@ -33,6 +34,8 @@ from .models import (
 )
 
 LOOKUP_CHUNK = 500  # values per IN (...): under every database's parameter limit
+MAX_ENTRIES = 10_000  # names or emails matched at once (a paste, a segments file)
+MAX_ENTRY_LENGTH = 320  # characters of one name or email (an email has at most 254)
 
 
 class SegmentError(ValueError):
@@ -41,6 +44,24 @@ class SegmentError(ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class SegmentGone(SegmentError):
+    """The segment was deleted by someone else while this change was on its way."""
+
+    def __init__(self, segment: Segment) -> None:
+        super().__init__(f"{segment.name} was deleted meanwhile by someone else.")
+
+
+class EditConflict(SegmentError):
+    """Someone else saved the segment after the editor opened it; `current` is their version."""
+
+    def __init__(self, current: Segment) -> None:
+        super().__init__(
+            "Someone else changed this segment since you opened it. Save again to replace "
+            "their changes with yours, or close the dialog to keep theirs."
+        )
+        self.current = current
 
 
 # --- Checks -------------------------------------------------------------------------------------
@@ -54,6 +75,8 @@ def clean_name(community: Community, name: str, *, segment: Segment | None = Non
         raise SegmentError(
             f"A segment name has at most {NAME_MAX_LENGTH} characters.", field="name"
         )
+    if "\x00" in name:
+        raise SegmentError("A segment name cannot contain a NUL character.", field="name")
     others = Segment.objects.for_community(community).annotate(lower=Lower("name"))
     if segment is not None:
         others = others.exclude(pk=segment.pk)
@@ -99,6 +122,17 @@ def clean_rule(community: Community, data: object, *, segment: Segment | None = 
     return rules.dump(rule)
 
 
+def _clean_description(text: str | None) -> str:
+    text = (text or "").strip()
+    if len(text) > DESCRIPTION_MAX_LENGTH:
+        raise SegmentError(
+            f"A description has at most {DESCRIPTION_MAX_LENGTH} characters.", field="description"
+        )
+    if "\x00" in text:
+        raise SegmentError("A description cannot contain a NUL character.", field="description")
+    return text
+
+
 def _clean_review(days: int | None) -> int | None:
     if days in (None, 0):
         return None
@@ -133,26 +167,28 @@ def segment_create(
     """A new segment, last in pill order. A smart one is refreshed once the creation commits."""
     if kind not in Kind.values:
         raise SegmentError("A segment is smart or manual.", field="kind")
-    name = clean_name(community, name)
-    if kind == Kind.SMART:
-        rule = clean_rule(community, rule)
-    elif rule is not None:
+    if kind == Kind.MANUAL and rule is not None:
         raise SegmentError("A manual segment has no rule.", field="rule")
     with transaction.atomic():
+        graph_lock(community.pk)  # the checks below see every segment write before this one
+        name = clean_name(community, name)
+        if kind == Kind.SMART:
+            rule = clean_rule(community, rule)
         last = Segment.objects.for_community(community).aggregate(last=Max("position"))["last"]
         try:
-            segment = Segment.objects.create(
-                community=community,
-                name=name,
-                kind=kind,
-                rule=rule,
-                description=description.strip(),
-                color=_clean_color(color),
-                pinned=pinned,
-                position=0 if last is None else last + 1,
-                review_every_days=_clean_review(review_every_days),
-                created_by=by,
-            )
+            with transaction.atomic():
+                segment = Segment.objects.create(
+                    community=community,
+                    name=name,
+                    kind=kind,
+                    rule=rule,
+                    description=_clean_description(description),
+                    color=_clean_color(color),
+                    pinned=pinned,
+                    position=0 if last is None else last + 1,
+                    review_every_days=_clean_review(review_every_days),
+                    created_by=by,
+                )
         except IntegrityError as error:  # the same name, created at the same moment
             raise SegmentError(
                 f"There is already a segment called {name!r}.", field="name"
@@ -165,13 +201,22 @@ def segment_create(
 EDITABLE = ("name", "rule", "description", "color", "pinned", "review_every_days")
 
 
-def segment_update(*, segment: Segment, by=None, **changes: Any) -> Segment:
-    """Change any of EDITABLE. A new rule bumps rule_version and is refreshed on commit."""
+def segment_update(
+    *, segment: Segment, by=None, edit_version: str | None = None, **changes: Any
+) -> Segment:
+    """Change any of EDITABLE. A new rule bumps rule_version and is refreshed on commit.
+
+    `edit_version`: the segment's `edit_version` when the caller read it (the edit dialog);
+    if someone else saved the segment since, EditConflict is raised and nothing changes.
+    """
     if unknown := sorted(set(changes) - set(EDITABLE)):
         raise TypeError(f"segment_update() cannot change {', '.join(unknown)}")
     community = segment.community
     with transaction.atomic():
-        segment = Segment.objects.select_for_update().get(pk=segment.pk)
+        graph_lock(community.pk)
+        segment = _locked(segment)
+        if edit_version is not None and edit_version != segment.edit_version:
+            raise EditConflict(segment)
         rule_changed = False
         if "name" in changes:
             segment.name = clean_name(community, changes["name"], segment=segment)
@@ -185,7 +230,7 @@ def segment_update(*, segment: Segment, by=None, **changes: Any) -> Segment:
                 segment.refreshed_at = None  # "updating" until the new rule is refreshed
                 rule_changed = True
         if "description" in changes:
-            segment.description = (changes["description"] or "").strip()
+            segment.description = _clean_description(changes["description"])
         if "color" in changes:
             segment.color = _clean_color(changes["color"])
         if "pinned" in changes:
@@ -204,24 +249,57 @@ def segment_update(*, segment: Segment, by=None, **changes: Any) -> Segment:
     return segment
 
 
+def _locked(segment: Segment) -> Segment:
+    """The segment's row, locked until the transaction ends; SegmentGone if it was deleted."""
+    locked = Segment.objects.select_for_update().filter(pk=segment.pk).first()
+    if locked is None:
+        raise SegmentGone(segment)
+    locked.community = segment.community  # the one the caller has, not a copy
+    return locked
+
+
 def segment_delete(*, segment: Segment) -> None:
-    """Delete the segment, its memberships and history; refused while a rule refers to it."""
-    full = graph.dependency_graph(segment.community)
-    referrers = sorted(pk for pk, deps in full.items() if segment.pk in deps)
-    if referrers:
-        names = (
-            Segment.objects.filter(pk__in=referrers).order_by("name").values_list("name", flat=True)
-        )
-        raise SegmentError(
-            f"{segment.name} is used in the rules of {', '.join(names)}; change those first."
-        )
-    segment.delete()
+    """Delete the segment, its memberships and history; refused while a rule refers to it.
+    Deleting a segment that is already gone does nothing."""
+    with transaction.atomic():
+        graph_lock(segment.community_id)  # no rule starts to refer to it meanwhile
+        full = graph.dependency_graph(segment.community)
+        if segment.pk not in full:
+            return
+        referrers = sorted(pk for pk, deps in full.items() if segment.pk in deps)
+        if referrers:
+            names = (
+                Segment.objects.filter(pk__in=referrers)
+                .order_by("name")
+                .values_list("name", flat=True)
+            )
+            raise SegmentError(
+                f"{segment.name} is used in the rules of {', '.join(names)}; change those first."
+            )
+        segment.delete()
 
 
 def segment_pin(*, segment: Segment, pinned: bool) -> Segment:
     Segment.objects.filter(pk=segment.pk).update(pinned=pinned, updated_at=timezone.now())
     segment.pinned = pinned
     return segment
+
+
+def segment_move(*, segment: Segment, up: bool) -> None:
+    """Swap the segment with its neighbour in the pill order (none at either end: no change)."""
+    with transaction.atomic():
+        order = list(
+            Segment.objects.for_community(segment.community)
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        if segment.pk not in order:
+            raise SegmentGone(segment)
+        index = order.index(segment.pk)
+        other = index - 1 if up else index + 1
+        if 0 <= other < len(order):
+            order[index], order[other] = order[other], order[index]
+            segment_reorder(community=segment.community, segment_ids=order)
 
 
 def segment_reorder(*, community: Community, segment_ids: Sequence[int]) -> None:
@@ -287,8 +365,31 @@ def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
         yield values[start : start + LOOKUP_CHUNK]
 
 
+def check_entries(entries: Sequence[str]) -> None:
+    """Raise SegmentError (field "entries") for entries no member could match: too many, too
+    long, or with a NUL character."""
+    if len(entries) > MAX_ENTRIES:
+        raise SegmentError(
+            f"Paste at most {MAX_ENTRIES:,} names or emails at a time ({len(entries):,} given).",
+            field="entries",
+        )
+    for entry in entries:
+        if "\x00" in entry:
+            raise SegmentError(
+                f"{entry[:40].replace(chr(0), '')!r} contains a NUL character.", field="entries"
+            )
+        if len(entry) > MAX_ENTRY_LENGTH:
+            raise SegmentError(
+                f"{entry[:40]!r}… is longer than {MAX_ENTRY_LENGTH} characters: no name or "
+                "email is that long.",
+                field="entries",
+            )
+
+
 def match_members(community: Community, entries: Sequence[str]) -> MemberMatch:
-    """Exact email first (case-insensitive), then exact case-insensitive name; never a guess."""
+    """Exact email first (case-insensitive), then exact case-insensitive name; never a guess.
+    Raises SegmentError for entries `check_entries` refuses."""
+    check_entries(entries)
     members = Member.objects.for_community(community)
     lowered = sorted({entry.lower() for entry in entries})
     by_email: dict[str, Member] = {}
@@ -324,7 +425,7 @@ class AddReport:
 
 def _lock_manual(segment: Segment) -> Segment:
     membership_lock(segment.community_id)
-    locked = Segment.objects.select_for_update().get(pk=segment.pk)
+    locked = _locked(segment)
     if locked.is_smart:
         raise SegmentError(f"{locked.name} is a smart segment: its rule decides who is in it.")
     return locked

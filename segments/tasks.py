@@ -9,9 +9,10 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from celery import shared_task
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
+from community_os.enqueue import after_commit, send_or_fall_back
 from members.models import Community
 
 from . import graph, refresh, rules
@@ -83,9 +84,26 @@ def sweep_segments() -> int:
 
 
 def _enqueue(community_id: int, segment_ids: Iterable[int]) -> None:
+    """Enqueue a refresh of each segment, in this order; if the broker fails, the segments are
+    marked as not refreshed (the page says "updating…") and the next sweep enqueues them."""
+    ids = list(segment_ids)
     requested_at = timezone.now().isoformat()
-    for segment_id in segment_ids:
-        refresh_segment_task.delay(community_id, segment_id, requested_at)
+
+    def send() -> None:
+        for segment_id in ids:
+            refresh_segment_task.delay(community_id, segment_id, requested_at)
+
+    send_or_fall_back(
+        send,
+        fallback=lambda: _mark_waiting(Segment.objects.filter(pk__in=ids)),
+        what=f"the refresh of segments {ids} of community {community_id}",
+    )
+
+
+def _mark_waiting(segments: models.QuerySet[Segment]) -> None:
+    """Segments whose refresh could not be enqueued: "updating…" until the sweep refreshes
+    them (it takes every smart segment never refreshed, within a minute)."""
+    segments.smart().update(refreshed_at=None)
 
 
 def _enqueue_dependents(community_id: int, segment_id: int) -> None:
@@ -106,14 +124,19 @@ def refresh_dependents_later(segment: Segment) -> None:
 
 
 def refresh_members_later(community_id: int, member_ids: Iterable[int]) -> None:
-    """Re-evaluate changed members of a community against every smart segment, after commit."""
+    """Re-evaluate changed members of a community against every smart segment, after commit.
+    If the broker fails, every smart segment of the community waits for the sweep instead."""
     ids = sorted(set(member_ids))
     if not ids:
         return
     if len(ids) > FAST_PATH_LIMIT:
         transaction.on_commit(lambda: _enqueue_all_smart(community_id))
     else:
-        transaction.on_commit(lambda: refresh_members_task.delay(community_id, ids))
+        after_commit(
+            lambda: refresh_members_task.delay(community_id, ids),
+            fallback=lambda: _mark_waiting(Segment.objects.filter(community_id=community_id)),
+            what=f"the refresh of {len(ids)} changed members of community {community_id}",
+        )
 
 
 def _enqueue_all_smart(community_id: int) -> None:

@@ -13,15 +13,19 @@ import json
 from collections.abc import Iterable, Iterator
 
 from django.core.exceptions import PermissionDenied
+from django.db import OperationalError, transaction
 from django.db.models import Q
-from django.http import HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from community_os import database
+from community_os.ids import parse_id
 from members.access import CommunityRequest, can_edit, community_view, get_member_for_request
+from members.filters import search_words
 from members.models import Identity, Member
 
 from . import builder, exports, history, rules, services
@@ -30,6 +34,10 @@ from .forms import AddMembersForm, SegmentForm
 from .models import Kind, MembershipChange, Segment, SegmentMembership, Via
 
 PREVIEW_SAMPLE = 10
+PREVIEW_TOO_SLOW = (
+    "This rule takes too long to preview, so the preview was stopped. Fewer or narrower "
+    "conditions preview faster; the segment itself is refreshed in the background."
+)
 SEARCH_LIMIT = 8
 MANUAL_PAGE_SIZE = 100
 HISTORY_LIMIT = 50
@@ -110,12 +118,10 @@ def segment_pin(request: CommunityRequest, pk: int) -> HttpResponse:
 def segment_move(request: CommunityRequest, pk: int) -> HttpResponse:
     """Move a segment one place up or down in the pill order."""
     segment = get_segment_for_request(request, pk)
-    order = list(Segment.objects.for_community(request.community).values_list("pk", flat=True))
-    index = order.index(segment.pk)
-    other = index - 1 if request.POST.get("direction") == "up" else index + 1
-    if 0 <= other < len(order):
-        order[index], order[other] = order[other], order[index]
-        services.segment_reorder(community=request.community, segment_ids=order)
+    try:
+        services.segment_move(segment=segment, up=request.POST.get("direction") == "up")
+    except services.SegmentGone as error:
+        raise Http404(str(error)) from error
     if request.htmx:
         return HttpResponse(status=204, headers=_changed(id=segment.pk))
     return redirect("segments:list", request.community.slug)
@@ -188,6 +194,7 @@ def _initial(segment: Segment | None) -> tuple[SegmentForm, builder.DraftGroup]:
             "color": segment.color,
             "pinned": segment.pinned,
             "review_every_days": segment.review_every_days,
+            "edit_version": segment.edit_version,
         }
     )
     root = builder.from_data(segment.rule) if segment.is_smart else builder.new_rule()
@@ -301,11 +308,21 @@ def _save(request, form, root, segment) -> tuple[Segment | None, str]:
         else:
             if kind == Kind.SMART:
                 fields["rule"] = rule
-            saved = services.segment_update(segment=segment, by=request.user, **fields)
+            saved = services.segment_update(
+                segment=segment,
+                by=request.user,
+                edit_version=data["edit_version"] or None,
+                **fields,
+            )
         if kind == Kind.MANUAL and data["entries"].strip():
             services.segment_add_members(
                 segment=saved, entries=services.split_entries(data["entries"]), by=request.user
             )
+    except services.EditConflict as conflict:
+        # Shown with the form as it is; saving it again replaces the other person's version.
+        form.data["edit_version"] = conflict.current.edit_version
+        form.add_error(None, str(conflict))
+        return None, ""
     except services.SegmentError as error:
         if error.field == "rule":
             return None, builder.place_error(root, str(error))
@@ -315,21 +332,22 @@ def _save(request, form, root, segment) -> tuple[Segment | None, str]:
 
 
 def _search(request: CommunityRequest, form: SegmentForm) -> list[Member]:
-    query = (form["search"].value() or "").strip()
-    if not query:
+    """Members whose name or email holds every word searched (at most SEARCH_LIMIT)."""
+    words = search_words(str(form["search"].value() or "").replace("\x00", ""))
+    if not words:
         return []
-    return list(
-        Member.objects.for_community(request.community)
-        .filter(Q(name__icontains=query) | Q(email__icontains=query))
-        .order_by("name", "pk")[:SEARCH_LIMIT]
-    )
+    members = Member.objects.for_community(request.community)
+    for word in words:
+        members = members.filter(Q(name__icontains=word) | Q(email__icontains=word))
+    return list(members.order_by("name", "pk")[:SEARCH_LIMIT])
 
 
 def _pick(request: CommunityRequest, data: QueryDict, member_id: str) -> None:
     """Add a searched member to the pasted entries (by email, else by name)."""
-    if not member_id.isdigit():
+    pk = parse_id(member_id)
+    if pk is None:
         return
-    member = Member.objects.for_community(request.community).filter(pk=member_id).first()
+    member = Member.objects.for_community(request.community).filter(pk=pk).first()
     if member is None:
         return
     entries = services.split_entries(data.get("entries", ""))
@@ -354,7 +372,10 @@ def segment_preview(request: CommunityRequest) -> HttpResponse:
     context: dict = {"kind": kind}
     if kind == Kind.MANUAL:
         entries = services.split_entries(request.POST.get("entries", ""))
-        context["match"] = services.match_members(community, entries) if entries else None
+        try:
+            context["match"] = services.match_members(community, entries) if entries else None
+        except services.SegmentError as error:
+            context["error"] = str(error)
         return render(request, "segments/segment_preview.html", context)
     root = builder.from_form(request.POST)
     if builder.incomplete(root):
@@ -367,14 +388,22 @@ def segment_preview(request: CommunityRequest) -> HttpResponse:
         return render(request, "segments/segment_preview.html", context)
     q = rules.to_q(rules.parse(data), as_of=timezone.now(), tz=community.timezone)
     matching = Member.objects.for_community(community).filter(q)
-    context["count"] = matching.count()
-    context["sample"] = list(matching.order_by("name", "pk")[:PREVIEW_SAMPLE])
-    if segment is not None:
-        current = SegmentMembership.objects.filter(segment=segment)
-        context["entering"] = matching.exclude(pk__in=current.values("member_id")).count()
-        context["leaving"] = (
-            current.filter(via=Via.RULE).exclude(member_id__in=matching.values("pk")).count()
-        )
+    try:
+        with transaction.atomic():  # a statement stopped at the time limit ends only this
+            context["count"] = matching.count()
+            context["sample"] = list(matching.order_by("name", "pk")[:PREVIEW_SAMPLE])
+            if segment is not None:
+                current = SegmentMembership.objects.filter(segment=segment)
+                context["entering"] = matching.exclude(pk__in=current.values("member_id")).count()
+                context["leaving"] = (
+                    current.filter(via=Via.RULE)
+                    .exclude(member_id__in=matching.values("pk"))
+                    .count()
+                )
+    except OperationalError as error:
+        if not database.is_timeout(error):
+            raise
+        context = {"kind": kind, "error": PREVIEW_TOO_SLOW}
     return render(request, "segments/segment_preview.html", context)
 
 
@@ -471,7 +500,7 @@ def segment_add(request: CommunityRequest, pk: int) -> HttpResponse:
 def segment_remove(request: CommunityRequest, pk: int) -> HttpResponse:
     """Take the ticked members (or the one whose button was pressed) out of a manual segment."""
     segment = get_segment_for_request(request, pk)
-    ids = [int(value) for value in request.POST.getlist("member") if value.isdigit()]
+    ids = [pk for pk in map(parse_id, request.POST.getlist("member")) if pk is not None]
     try:
         services.segment_remove_members(segment=segment, member_ids=ids, by=request.user)
     except services.SegmentError as error:
@@ -512,7 +541,7 @@ def member_segments(request: CommunityRequest, member_pk: int) -> HttpResponse:
     """The profile's segment pills; managers add to and remove from manual segments here."""
     member = get_member_for_request(request, member_pk)
     error = ""
-    if request.method == "POST" and not request.POST.get("segment", "").isdigit():
+    if request.method == "POST" and parse_id(request.POST.get("segment")) is None:
         error = "Choose a segment."
     elif request.method == "POST":
         segment = get_segment_for_request(request, request.POST["segment"])

@@ -35,4 +35,31 @@
       dialog.close();
     });
   });
+
+  // A request htmx could not complete (a statement stopped at its time limit, a segment
+  // deleted meanwhile, the server unreachable): say so rather than doing nothing. The server's
+  // plain-text answers are written for people; anything else gets a general sentence.
+  function showProblem(text) {
+    var box = document.getElementById("problem");
+    if (!box) return;
+    box.querySelector("[data-problem-text]").textContent = text;
+    box.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var type = xhr.getResponseHeader("Content-Type") || "";
+    showProblem(
+      type.indexOf("text/plain") === 0 && xhr.responseText
+        ? xhr.responseText
+        : "Something went wrong (" + xhr.status + "). Please try again."
+    );
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showProblem("The server could not be reached. Check your connection and try again.");
+  });
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-problem-close]")) {
+      document.getElementById("problem").hidden = true;
+    }
+  });
 })();

@@ -263,7 +263,7 @@ def test_viewers_and_managers_see_the_kinds_read_only(
 def test_viewers_and_managers_cannot_save_kinds(request, community, kinds_url, client_fixture):
     client = request.getfixturevalue(client_fixture)
     data = _formset_data(community, message={"weight": 9})
-    with mock.patch("engagement.views.score_community_task.delay") as delay:
+    with mock.patch("engagement.tasks.score_community_task.delay") as delay:
         response = client.post(kinds_url, data)
     assert response.status_code == 403
     assert _kind(community, "message").weight == 1
@@ -283,7 +283,7 @@ def test_admin_saves_and_a_rescore_is_enqueued(
         community, message={"weight": 1.5, "daily_cap": 30}, reply_received={"initiated": True}
     )
     with (
-        mock.patch("engagement.views.score_community_task.delay") as delay,
+        mock.patch("engagement.tasks.score_community_task.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = amy_client.post(kinds_url, data)
@@ -302,7 +302,7 @@ def test_admin_saves_through_htmx(
 ):
     data = _formset_data(community, post={"weight": 4})
     with (
-        mock.patch("engagement.views.score_community_task.delay") as delay,
+        mock.patch("engagement.tasks.score_community_task.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = amy_client.post(
@@ -319,7 +319,7 @@ def test_admin_saves_through_htmx(
 
 
 def test_saving_nothing_changed_does_not_rescore(amy_client, community, kinds_url):
-    with mock.patch("engagement.views.score_community_task.delay") as delay:
+    with mock.patch("engagement.tasks.score_community_task.delay") as delay:
         response = amy_client.post(kinds_url, _formset_data(community), follow=True)
     assert "Nothing changed." in response.content.decode()
     delay.assert_not_called()
@@ -393,7 +393,7 @@ def test_another_communitys_kind_cannot_be_edited(
     # Point the first form at the other community's kind.
     data["form-0-id"] = str(foreign.pk)
     data["form-0-weight"] = "99"
-    with mock.patch("engagement.views.score_community_task.delay") as delay:
+    with mock.patch("engagement.tasks.score_community_task.delay") as delay:
         response = amy_client.post(kinds_url, data)
     assert response.status_code == 200
     assert "Select a valid choice" in response.content.decode()
@@ -410,7 +410,7 @@ def test_extra_forms_never_create_kinds(amy_client, community, kinds_url):
     data[f"form-{count}-weight"] = "5"
     data[f"form-{count}-daily_cap"] = "5"
     before = ActivityKind.objects.count()
-    with mock.patch("engagement.views.score_community_task.delay"):
+    with mock.patch("engagement.tasks.score_community_task.delay"):
         amy_client.post(kinds_url, data)
     assert ActivityKind.objects.count() == before
 

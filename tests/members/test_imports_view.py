@@ -207,7 +207,7 @@ def ann(community):
 
 @pytest.fixture
 def delay():
-    with mock.patch("engagement.imports.score_community_task.delay") as delay:
+    with mock.patch("engagement.tasks.score_community_task.delay") as delay:
         yield delay
 
 
