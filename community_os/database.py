@@ -13,9 +13,9 @@ hold it. `RequestLimitsMiddleware` gives every request's statements:
 
 These are session settings, set at the start of each request and reset when its response is
 finished (a streamed export reads after the view has returned). Two kinds of request may take
-longer, each under its own documented setting, through `statement_timeout()`: the table's
-"Count all" (`COUNT_ALL_STATEMENT_TIMEOUT`) and CSV exports (`EXPORT_STATEMENT_TIMEOUT`, per
-query of 2,000 members).
+longer, each under its own documented setting, through `allow_request()`: the table's
+"Count all" (`COUNT_ALL_STATEMENT_TIMEOUT`) and CSV exports (`EXPORT_STATEMENT_TIMEOUT`).
+`statement_timeout()` sets another limit for one block of statements.
 
 SQLite, the single-user default, has no such settings: there a progress handler interrupts a
 statement that runs past the same deadline.
@@ -90,6 +90,12 @@ def _unlimit(**kwargs: object) -> None:
 
 
 request_finished.connect(_unlimit, dispatch_uid="community_os_database_unlimit")
+
+
+def allow_request(seconds: float) -> None:
+    """From now until the response is finished, this request's statements may each take up
+    to `seconds` (the table's "Count all", a streamed export)."""
+    _limit(seconds)
 
 
 @contextmanager

@@ -9,6 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_filters import FilterSet
 
+from community_os import database
+
 from . import table
 from .access import CommunityRequest, community_view, get_member_for_request
 from .csv_import import ImportFileError
@@ -59,6 +61,7 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     in_use = _filters_in_use(filtersets)
     if request.GET.get("count") == "all":  # "Count all": the exact number, beyond the cap
         cap = None
+        database.allow_request(settings.COUNT_ALL_STATEMENT_TIMEOUT)
     elif len(in_use) > 1:
         cap = settings.MEMBERS_COMBINED_COUNT_CAP
     else:
