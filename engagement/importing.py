@@ -4,7 +4,9 @@ Same behaviour as the members import: the file is streamed, rows are validated a
 chunks with a few set-based queries per chunk, inside one transaction; unless `skip_invalid` is
 set, one invalid row (an unknown member or kind among them) rolls everything back. Activities
 with an external_id are unique per (community, source, external_id): a row whose activity is
-already there is left alone and counted as unchanged, so re-importing a file changes nothing.
+already there is left alone and counted as unchanged, so re-importing a file changes nothing,
+also when two imports of it meet: imports into one community run one after another
+(members/locks.py).
 
 `ActivityWriter` is also what the Stack Exchange importer writes with.
 """
@@ -35,6 +37,7 @@ from members.csv_import import (
     quote,
     read_header,
 )
+from members.locks import import_lock
 from members.models import Community, Identity, Member
 from members.signals import members_changed
 
@@ -90,6 +93,7 @@ def import_activities(
     report = ImportReport()
     kinds = {kind.slug: kind for kind in ActivityKind.objects.for_community(community)}
     with open_csv(file) as reader, transaction.atomic():
+        import_lock(community.pk)  # another import of the community finishes first
         columns = _read_header(reader)
         writer = ActivityWriter(community, report)
         seen: dict[tuple[str, str], int] = {}

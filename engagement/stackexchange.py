@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from members.csv_import import ImportReport, parse_datetime
+from members.locks import import_lock
 from members.models import Community, Identity, Member
 from members.signals import members_changed
 
@@ -91,6 +92,7 @@ def import_stackexchange(*, community: Community, directory: Path) -> StackExcha
         raise StackExchangeError(f"The community has no activity kind {', '.join(absent)}.")
     report = StackExchangeReport()
     with transaction.atomic():
+        import_lock(community.pk)  # another import of the community finishes first
         users = _import_users(community, paths["Users.xml"], report)
         activities = ImportReport()
         writer = ActivityWriter(community, activities, CHUNK_SIZE)

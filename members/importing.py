@@ -3,7 +3,8 @@
 `import_members` streams the file row by row: each row is validated, then written in chunks with
 a few set-based queries per chunk, all inside one transaction. Unless `skip_invalid` is set, one
 invalid row rolls the whole import back, so a bad file writes nothing. Problems with the file as
-a whole (empty, not UTF-8, no usable header) raise `ImportFileError`.
+a whole (empty, not UTF-8, no usable header) raise `ImportFileError`. Imports into one
+community run one after another (members/locks.py).
 
 Columns we do not know become the member's `attributes`, within bounds: a file has at most
 MAX_ATTRIBUTE_COLUMNS of them, each named in at most MAX_ATTRIBUTE_KEY_CHARS characters (else the
@@ -37,6 +38,7 @@ from .csv_import import (
     quote,
     read_header,
 )
+from .locks import import_lock
 from .models import Community, Identity, Member
 from .signals import members_changed
 
@@ -80,6 +82,7 @@ def import_members(
     """
     report = ImportReport()
     with open_csv(file) as reader, transaction.atomic():
+        import_lock(community.pk)  # another import of the community finishes first
         header = _read_header(reader)
         writer = _ChunkWriter(community, header, report)
         for row in _valid_rows(reader, header, report):

@@ -2,17 +2,20 @@
 
 import io
 import re
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from members import importing
+from members import importing, locks
 from members.importing import ImportFileError, import_members
 from members.models import Identity, Member
-from tests.factories import IdentityFactory, MemberFactory
+from tests.factories import CommunityFactory, IdentityFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -543,3 +546,123 @@ def test_the_header_error_of_a_wide_file_without_name_or_email_stays_short(commu
         "The first line must be a header naming the columns, with at least a name or an email "
         "column; found: city, c0, c1, c2, c3, c4, c5, c6, c7, c8 and 12 more."
     )
+
+
+# --- Two imports of one community at the same moment ------------------------------------------
+
+
+def waiting_for_the_import_lock(seconds: float = 10) -> bool:
+    """Whether another connection waits for an import lock (members/locks.py), within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                "AND classid::bigint = %s",
+                [locks.NAMESPACE],
+            )
+            if cursor.fetchone()[0]:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def race(first, second, *, writer) -> tuple:
+    """Run `first` and `second` on two connections at once: `first` stops after the first
+    `writer.flush` has written its rows, uncommitted, until `second` waits for the import lock.
+    Returns what each returned or raised."""
+    written, release = threading.Event(), threading.Event()
+    original = writer.flush
+    outcomes: dict = {}
+
+    def flush_then_hold(self):
+        original(self)
+        if not written.is_set():  # the first import's first chunk only
+            written.set()
+            assert release.wait(timeout=30)
+
+    def run(name, action):
+        try:
+            outcomes[name] = action()
+        except Exception as error:  # reported by the test
+            outcomes[name] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=item) for item in [("1", first), ("2", second)]]
+    with mock.patch.object(writer, "flush", flush_then_hold):
+        threads[0].start()
+        assert written.wait(timeout=30), "the first import did not reach its writes"
+        threads[1].start()
+        try:
+            waited = waiting_for_the_import_lock()
+        finally:
+            release.set()
+            for thread in threads:
+                thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    assert waited, "the second import did not wait for the first"
+    return outcomes["1"], outcomes["2"]
+
+
+RACED = "source,external_id,name,email\n" + "".join(
+    f"slack,U{n},Member {n},m{n}@example.org\n" for n in range(30)
+)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_of_the_same_file_at_once_run_one_after_the_other():
+    community = CommunityFactory(slug="race-members")
+
+    first, second = race(
+        lambda: run(community, RACED), lambda: run(community, RACED), writer=importing._ChunkWriter
+    )
+
+    assert not isinstance(first, Exception), first  # IntegrityError before the lock
+    assert not isinstance(second, Exception), second
+    assert (first.created, first.updated, first.errors) == (30, 0, [])
+    assert (second.created, second.updated, second.errors) == (0, 30, [])
+    assert Member.objects.filter(community=community).count() == 30
+    assert Identity.objects.filter(community=community).count() == 30
+    assert Member.objects.get(identities__external_id="U7").email == "m7@example.org"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_imports_of_two_communities_do_not_wait_for_each_other():
+    community, other = CommunityFactory(slug="race-a"), CommunityFactory(slug="race-b")
+    written, release = threading.Event(), threading.Event()
+    original = importing._ChunkWriter.flush
+
+    def flush_then_hold(self):
+        original(self)
+        if self.community == community:
+            written.set()
+            assert release.wait(timeout=30)
+
+    def held_import():
+        try:
+            run(community, RACED)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=held_import)
+    with mock.patch.object(importing._ChunkWriter, "flush", flush_then_hold):
+        thread.start()
+        try:
+            assert written.wait(timeout=30)
+            report = run(other, RACED)  # would wait for ever behind the held one
+        finally:
+            release.set()
+            thread.join(timeout=60)
+
+    assert report.created == 30
+    assert Member.objects.filter(community=community).count() == 30
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_import_lock_needs_a_transaction():
+    with pytest.raises(RuntimeError, match="inside a transaction"):
+        locks.import_lock(1)

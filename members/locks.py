@@ -1,0 +1,37 @@
+"""The import lock: imports into one community run one after another.
+
+Two uploads of the same members file at the same moment both read that its members do not
+exist yet and both insert them; the second insert then meets the first's unique email or
+identity and fails with IntegrityError (a 500 on the Imports page). So every importer that
+writes members, identities or activities takes `import_lock(community)` first in its
+transaction: a second import of the community waits until the first has committed or rolled
+back, then reads what it wrote and updates those members, or counts those activities as
+unchanged, as a later import of the same file does.
+
+A PostgreSQL transaction-level advisory lock, released when the transaction ends (so an import
+running inside a caller's transaction, as on the Imports page, holds it until that commits). It
+is taken before the membership lock that an import's segment refresh takes (segments/locks.py),
+never after, and nothing takes the two in the other order.
+
+On SQLite there is nothing to do: its transactions start IMMEDIATE (settings.py), so it runs
+one writing transaction at a time.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+# The first key of the advisory lock, so that it cannot meet another use of advisory locks
+# (segments/locks.py has its own).
+NAMESPACE = 0x1390_0127  # "imports", an int4 as pg_advisory_xact_lock(int4, int4) needs
+
+
+def import_lock(community_id: int) -> None:
+    """Take the community's import lock until the end of the current transaction."""
+    if connection.vendor != "postgresql":
+        return
+    if not connection.in_atomic_block:
+        raise RuntimeError("import_lock() must be taken inside a transaction")
+    with connection.cursor() as cursor:
+        # The second key is an int4: communities beyond 2**31 share a lock, which only waits.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NAMESPACE, community_id % 2**31])
