@@ -9,9 +9,10 @@ back, then reads what it wrote and updates those members, or counts those activi
 unchanged, as a later import of the same file does.
 
 A PostgreSQL transaction-level advisory lock, released when the transaction ends (so an import
-running inside a caller's transaction, as on the Imports page, holds it until that commits). It
-is taken before the membership lock that an import's segment refresh takes (segments/locks.py),
-never after, and nothing takes the two in the other order.
+running inside a caller's transaction, as on the Imports page, holds it until that commits).
+Only imports take it, first, and an import's transaction takes no other advisory lock (the
+segment refreshes and the rescore it causes run after commit), so no cycle of waits can close
+through it.
 
 On SQLite there is nothing to do: its transactions start IMMEDIATE (settings.py), so it runs
 one writing transaction at a time.
