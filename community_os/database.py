@@ -46,7 +46,7 @@ TIMEOUT_MESSAGE = (
     "Narrow the search or the filters, or try again in a moment."
 )
 # How often (in SQLite virtual machine instructions) the SQLite deadline is checked.
-_SQLITE_CHECK_EVERY = 10_000
+_SQLITE_CHECK_EVERY = 1_000
 
 
 def _milliseconds(seconds: float) -> str:

@@ -48,11 +48,10 @@
   document.addEventListener("htmx:responseError", function (event) {
     var xhr = event.detail.xhr;
     var type = xhr.getResponseHeader("Content-Type") || "";
-    showProblem(
-      type.indexOf("text/plain") === 0 && xhr.responseText
-        ? xhr.responseText
-        : "Something went wrong (" + xhr.status + "). Please try again."
-    );
+    var text = "Something went wrong (" + xhr.status + "). Please try again.";
+    if (type.indexOf("text/plain") === 0 && xhr.responseText) text = xhr.responseText;
+    else if (xhr.status === 404) text = "This is gone: someone deleted it meanwhile. Reload the page.";
+    showProblem(text);
   });
   document.addEventListener("htmx:sendError", function () {
     showProblem("The server could not be reached. Check your connection and try again.");
