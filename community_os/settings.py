@@ -166,6 +166,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The username axes records, bounded to what an account can have (community_os/login.py).
+AXES_USERNAME_CALLABLE = "community_os.login.throttled_username"
 # Behind a proxy, set AXES_IPWARE_PROXY_COUNT so the client's address is read correctly.
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
 
@@ -255,6 +257,8 @@ WEB_STATEMENT_TIMEOUT = env.float("WEB_STATEMENT_TIMEOUT", default=8.0)
 COUNT_ALL_STATEMENT_TIMEOUT = env.float("COUNT_ALL_STATEMENT_TIMEOUT", default=30.0)
 # A CSV export reads 2,000 members per statement; each may take this long.
 EXPORT_STATEMENT_TIMEOUT = env.float("EXPORT_STATEMENT_TIMEOUT", default=30.0)
+# An upload on the Imports page writes in large statements and waits for an import in flight.
+IMPORT_STATEMENT_TIMEOUT = env.float("IMPORT_STATEMENT_TIMEOUT", default=120.0)
 
 # Browsing pages of the community table.
 MEMBERS_PAGE_SIZE = 50

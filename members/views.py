@@ -202,6 +202,8 @@ def imports(request: CommunityRequest) -> HttpResponse:
         form = ImportForm(file_label=label)
     report = None
     if form.is_valid():  # False for the unbound GET form.
+        # An upload is read and written in this request, waiting for an import in flight.
+        database.allow_request(settings.IMPORT_STATEMENT_TIMEOUT)
         try:
             with transaction.atomic():
                 report = importer.run(

@@ -184,6 +184,21 @@ def test_login_is_throttled_per_username_and_address_then_cools_off(client, alic
     assert _login(client, "alice", PASSWORD).status_code == 302
 
 
+@pytest.mark.parametrize("username", ["a" * 300, "ali\x00ce", "\x00" * 10])
+def test_a_hostile_username_is_a_failed_login_not_a_crash(client, alice, username):
+    response = _login(client, username, "wrong password")
+    assert response.status_code == 200  # the form again, with its error
+    for attempt in AccessAttempt.objects.all():  # a NUL never reaches authentication
+        assert "\x00" not in attempt.username and len(attempt.username) <= 150
+
+
+def test_a_username_cut_at_150_characters_counts_against_the_same_name(client, alice):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = _login(client, "b" * 150 + "tail " * 40, "wrong password")
+    assert response.status_code == 429
+    assert _login(client, "b" * 150 + "other", PASSWORD).status_code == 429
+
+
 def test_password_validators_refuse_weak_passwords(alice):
     assert len(settings.AUTH_PASSWORD_VALIDATORS) == 4
     for weak in ["password", "12345678", "alice", "short"]:

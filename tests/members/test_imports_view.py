@@ -296,3 +296,23 @@ def test_outsider_gets_404_for_activities(otto_client, community, ann, activitie
 def test_an_unknown_importer_is_404(alice_client, url):
     assert alice_client.get(f"{url}?importer=segments").status_code == 404
     assert upload(alice_client, f"{url}?importer=segments", GOOD).status_code == 404
+
+
+@pytest.mark.postgres
+def test_an_upload_runs_under_the_import_statement_limit(alice_client, url, settings):
+    settings.IMPORT_STATEMENT_TIMEOUT = 95
+    seen = []
+    original = Member.objects.bulk_create
+
+    def bulk_create(*args, **kwargs):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            seen.append(cursor.fetchone()[0])
+        return original(*args, **kwargs)
+
+    with mock.patch.object(Member.objects, "bulk_create", bulk_create):
+        response = upload(alice_client, url, b"name,email\nAda,ada@example.org\n")
+    assert response.status_code == 200
+    assert seen == ["95s"]
