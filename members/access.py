@@ -97,3 +97,16 @@ def can_edit(request: HttpRequest) -> bool:
 
 def get_member_for_request(request: CommunityRequest, pk: int) -> Member:
     return get_object_or_404(Member.objects.for_community(request.community), pk=pk)
+
+
+def htmx_page_path(request: HttpRequest) -> str | None:
+    """The path (without the query) of the page an htmx request was sent from; None for a
+    request not sent by htmx, or whose HX-Current-URL header is not a URL of this site."""
+    htmx = getattr(request, "htmx", None)
+    if not htmx:
+        return None
+    try:
+        path = htmx.current_url_abs_path
+    except ValueError:  # a forged header ("http://[")
+        return None
+    return path.split("?")[0] if path else None

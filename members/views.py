@@ -12,7 +12,7 @@ from django_filters import FilterSet
 from community_os import database
 
 from . import table
-from .access import CommunityRequest, community_view, get_member_for_request
+from .access import CommunityRequest, community_view, get_member_for_request, htmx_page_path
 from .csv_import import ImportFileError
 from .filters import MemberFilter
 from .forms import ImportForm
@@ -83,11 +83,8 @@ def member_list(request: CommunityRequest) -> HttpResponse:
     list_url = reverse("members:list", args=[request.community.slug])
     # The table region is also loaded into other pages (a segment's page): its links are
     # absolute, and there sorting or paging does not turn the address into the table's.
-    shown_elsewhere = bool(
-        request.htmx
-        and request.htmx.current_url_abs_path
-        and request.htmx.current_url_abs_path.split("?")[0] != list_url
-    )
+    page_path = htmx_page_path(request)
+    shown_elsewhere = page_path is not None and page_path != list_url
     context = {
         "list_url": list_url,
         "push_url": "false" if shown_elsewhere else "true",

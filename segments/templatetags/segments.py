@@ -8,6 +8,8 @@ from django import template
 from django.http import QueryDict
 from django.urls import reverse
 
+from members.access import htmx_page_path
+
 from ..access import segments_for_request
 from ..models import Segment
 from ..views import member_segments_context, sidebar_context
@@ -29,11 +31,8 @@ def segment_pills(context) -> dict:
     sort and drops the page cursor. One query, or two when the active segment is not pinned."""
     request = context["request"]
     list_path = reverse("members:list", args=[request.community.slug])
-    if request.htmx and request.htmx.current_url_abs_path:
-        # The table is also loaded into a segment's page, where the pills do not belong.
-        on_members_page = request.htmx.current_url_abs_path.split("?")[0] == list_path
-    else:
-        on_members_page = request.path == list_path
+    # The table is also loaded into a segment's page, where the pills do not belong.
+    on_members_page = (htmx_page_path(request) or request.path) == list_path
     query: QueryDict = request.GET.copy()
     for name in ("segment", "after", "before"):
         query.pop(name, None)

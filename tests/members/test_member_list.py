@@ -402,3 +402,13 @@ def test_the_table_loaded_into_another_page_does_not_take_over_its_address(alice
     ).content.decode()
     assert 'hx-push-url="true"' not in elsewhere
     assert 'hx-push-url="false"' in elsewhere
+
+
+@pytest.mark.parametrize("header", ["http://[", "http://[::1", "not a url", "/c/acme/?q=\x00"])
+def test_a_forged_current_url_header_is_ignored(alice_client, community, header):
+    MemberFactory(community=community, name="Ada")
+    response = alice_client.get(
+        list_url(community), HTTP_HX_REQUEST="true", HTTP_HX_CURRENT_URL=header
+    )
+    assert response.status_code == 200
+    assert "Ada" in names(response)
