@@ -36,7 +36,7 @@ from contextlib import contextmanager
 import psycopg
 from django.conf import settings
 from django.core.signals import request_finished
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 
@@ -138,7 +138,12 @@ class RequestLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        _limit(settings.WEB_STATEMENT_TIMEOUT)
+        try:
+            _limit(settings.WEB_STATEMENT_TIMEOUT)
+        except DatabaseError:
+            # The database is unreachable: the view finds out too and answers for it (the
+            # health check says 503); the limits are set again with the next request.
+            logger.warning("Could not set the request's database limits.", exc_info=True)
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

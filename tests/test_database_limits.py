@@ -3,9 +3,10 @@ timeout, no JIT, no parallel workers; a statement stopped at the limit is answer
 clear message, never a 500, and leaves nothing running."""
 
 import time
+from unittest import mock
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.http import HttpResponse
 from django.test import RequestFactory
 from django.urls import reverse
@@ -156,3 +157,11 @@ def test_a_preview_too_slow_for_the_limit_is_stopped_and_leaves_nothing_running(
             ["%members_member%"],
         )
         assert cursor.fetchone()[0] == 0
+
+
+def test_an_unreachable_database_leaves_the_answer_to_the_view(client):
+    """The health check must still say 503 when the database is down: the limits cannot be
+    set then, and the request goes on without them."""
+    with mock.patch("community_os.database.connection.cursor", side_effect=DatabaseError("down")):
+        response = client.get(reverse("healthz"))
+    assert response.status_code == 503
