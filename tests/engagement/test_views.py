@@ -218,7 +218,7 @@ def test_trend_labels_at_most_eight_weeks_and_always_the_latest():
 # --- Activity kinds ------------------------------------------------------------------------
 
 
-def _formset_data(community, **changes):
+def kinds_formset_data(community, **changes):
     """The formset's POST data for the community's kinds, with `changes[slug] = {field: value}`."""
     kinds = list(ActivityKind.objects.for_community(community).order_by("-initiated", "label"))
     data = {
@@ -262,7 +262,7 @@ def test_viewers_and_managers_see_the_kinds_read_only(
 @pytest.mark.parametrize("client_fixture", ["victor_client", "alice_client"])
 def test_viewers_and_managers_cannot_save_kinds(request, community, kinds_url, client_fixture):
     client = request.getfixturevalue(client_fixture)
-    data = _formset_data(community, message={"weight": 9})
+    data = kinds_formset_data(community, message={"weight": 9})
     with mock.patch("engagement.tasks.score_community_task.delay") as delay:
         response = client.post(kinds_url, data)
     assert response.status_code == 403
@@ -279,7 +279,7 @@ def test_admins_see_the_form(amy_client, kinds_url):
 def test_admin_saves_and_a_rescore_is_enqueued(
     amy_client, community, kinds_url, django_capture_on_commit_callbacks
 ):
-    data = _formset_data(
+    data = kinds_formset_data(
         community, message={"weight": 1.5, "daily_cap": 30}, reply_received={"initiated": True}
     )
     with (
@@ -300,7 +300,7 @@ def test_admin_saves_and_a_rescore_is_enqueued(
 def test_admin_saves_through_htmx(
     amy_client, community, kinds_url, django_capture_on_commit_callbacks
 ):
-    data = _formset_data(community, post={"weight": 4})
+    data = kinds_formset_data(community, post={"weight": 4})
     with (
         mock.patch("engagement.tasks.score_community_task.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
@@ -320,7 +320,7 @@ def test_admin_saves_through_htmx(
 
 def test_saving_nothing_changed_does_not_rescore(amy_client, community, kinds_url):
     with mock.patch("engagement.tasks.score_community_task.delay") as delay:
-        response = amy_client.post(kinds_url, _formset_data(community), follow=True)
+        response = amy_client.post(kinds_url, kinds_formset_data(community), follow=True)
     assert "Nothing changed." in response.content.decode()
     delay.assert_not_called()
 
@@ -357,7 +357,7 @@ def test_invalid_values_are_refused(
     amy_client, community, kinds_url, changes, error, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks() as callbacks:  # a rescore would wait for commit
-        response = amy_client.post(kinds_url, _formset_data(community, message=changes))
+        response = amy_client.post(kinds_url, kinds_formset_data(community, message=changes))
     assert response.status_code == 200
     content = response.content.decode()
     (field,) = changes
@@ -376,7 +376,7 @@ def _form_index(community, slug):
 
 
 def test_the_bounds_themselves_are_accepted(amy_client, community, kinds_url):
-    data = _formset_data(
+    data = kinds_formset_data(
         community, message={"weight": 1000, "daily_cap": 10000}, post={"weight": 0, "daily_cap": 1}
     )
     response = amy_client.post(kinds_url, data)  # the rescore waits for a commit that never comes
@@ -389,7 +389,7 @@ def test_another_communitys_kind_cannot_be_edited(
     amy_client, community, other_community, kinds_url
 ):
     foreign = _kind(other_community, "message")
-    data = _formset_data(community)
+    data = kinds_formset_data(community)
     # Point the first form at the other community's kind.
     data["form-0-id"] = str(foreign.pk)
     data["form-0-weight"] = "99"
@@ -404,7 +404,7 @@ def test_another_communitys_kind_cannot_be_edited(
 
 
 def test_extra_forms_never_create_kinds(amy_client, community, kinds_url):
-    data = _formset_data(community)
+    data = kinds_formset_data(community)
     count = int(data["form-TOTAL_FORMS"])
     data["form-TOTAL_FORMS"] = str(count + 1)
     data[f"form-{count}-weight"] = "5"

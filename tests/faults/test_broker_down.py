@@ -17,6 +17,7 @@ from engagement.tasks import score_waiting_communities
 from members.models import Community
 from segments.models import Segment
 from segments.tasks import sweep_segments
+from tests.engagement.test_views import kinds_formset_data
 from tests.factories import MemberFactory
 
 pytestmark = [
@@ -110,22 +111,11 @@ def test_writes_with_the_broker_down_commit_answer_and_wait_for_the_sweeps(
     assert "Scores are waiting to be recomputed" in page
 
     # A kinds save: written.
-    kinds = list(ActivityKind.objects.filter(community=community).order_by("pk"))
-    data = {
-        "form-TOTAL_FORMS": str(len(kinds)),
-        "form-INITIAL_FORMS": str(len(kinds)),
-        "form-MIN_NUM_FORMS": "0",
-        "form-MAX_NUM_FORMS": "1000",
-    }
-    for index, kind in enumerate(kinds):
-        data[f"form-{index}-id"] = str(kind.pk)
-        data[f"form-{index}-weight"] = "7" if index == 0 else str(kind.weight)
-        data[f"form-{index}-daily_cap"] = str(kind.daily_cap)
-        if kind.initiated:
-            data[f"form-{index}-initiated"] = "on"
+    first = ActivityKind.objects.for_community(community).order_by("-initiated", "label")[0]
+    data = kinds_formset_data(community, **{first.slug: {"weight": 7}})
     response = client.post(reverse("engagement:kinds", args=[slug]), data)
     assert response.status_code == 302
-    assert ActivityKind.objects.get(pk=kinds[0].pk).weight == 7
+    assert ActivityKind.objects.get(pk=first.pk).weight == 7
 
     # The broker is back: the minutely sweeps enqueue what waited.
     broker.start()
