@@ -427,3 +427,9 @@ def test_kind_labels_are_escaped(victor_client, community, kinds_url):
 def test_the_dashboard_links_to_the_kinds(victor_client, community, dashboard_url, kinds_url):
     _snapshot(community, date(2026, 6, 1))
     assert f'href="{kinds_url}"' in victor_client.get(dashboard_url).content.decode()
+
+
+def test_the_inputs_say_their_bounds(amy_client, kinds_url):
+    page = amy_client.get(kinds_url).content.decode()
+    assert 'type="number" step="any" min="0" max="1000"' in page
+    assert 'type="number" step="1" min="1" max="10000"' in page
