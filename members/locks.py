@@ -14,13 +14,12 @@ Only imports take it, first, and an import's transaction takes no other advisory
 segment refreshes and the rescore it causes run after commit), so no cycle of waits can close
 through it.
 
-On SQLite there is nothing to do: its transactions start IMMEDIATE (settings.py), so it runs
-one writing transaction at a time.
+On SQLite there is nothing to do (community_os/locks.py).
 """
 
 from __future__ import annotations
 
-from django.db import connection
+from community_os.locks import community_lock
 
 # The first key of the advisory lock, so that it cannot meet another use of advisory locks
 # (segments/locks.py has its own).
@@ -29,10 +28,4 @@ NAMESPACE = 0x1390_0127  # "imports", an int4 as pg_advisory_xact_lock(int4, int
 
 def import_lock(community_id: int) -> None:
     """Take the community's import lock until the end of the current transaction."""
-    if connection.vendor != "postgresql":
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("import_lock() must be taken inside a transaction")
-    with connection.cursor() as cursor:
-        # The second key is an int4: communities beyond 2**31 share a lock, which only waits.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [NAMESPACE, community_id % 2**31])
+    community_lock(NAMESPACE, community_id)

@@ -24,26 +24,16 @@ On SQLite there is nothing to do: it runs one writing transaction at a time.
 
 from __future__ import annotations
 
-from django.db import connection
+from community_os.locks import community_lock
 
-# The first key of the advisory lock, so that it cannot meet another use of advisory locks.
+# The first keys of the two locks, so that they cannot meet another use of advisory locks.
 _NAMESPACE = 0x5E6_3E47  # "segments"
+_GRAPH_NAMESPACE = 0x5E6_6EA9  # "segments graph"
 
 
 def membership_lock(community_id: int, *, exclusive: bool = False) -> None:
     """Take the community's membership lock until the end of the current transaction."""
-    if connection.vendor != "postgresql":
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("membership_lock() must be taken inside a transaction")
-    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    with connection.cursor() as cursor:
-        # The second key is an int4: communities beyond 2**31 share a lock, which only waits.
-        cursor.execute(f"SELECT {function}(%s, %s)", [_NAMESPACE, community_id % 2**31])
-
-
-# The first key of the graph lock: another namespace than the membership lock's.
-_GRAPH_NAMESPACE = 0x5E6_6EA9  # "segments graph"
+    community_lock(_NAMESPACE, community_id, shared=not exclusive)
 
 
 def graph_lock(community_id: int) -> None:
@@ -59,11 +49,4 @@ def graph_lock(community_id: int) -> None:
     lock after it, through the pre_delete receiver), and never by refreshes, so it cannot close
     a cycle of waits with them.
     """
-    if connection.vendor != "postgresql":
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("graph_lock() must be taken inside a transaction")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [_GRAPH_NAMESPACE, community_id % 2**31]
-        )
+    community_lock(_GRAPH_NAMESPACE, community_id)
