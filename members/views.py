@@ -10,6 +10,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_filters import FilterSet
 
 from community_os import database
+from community_os.ids import parse_id
 
 from . import table
 from .access import CommunityRequest, community_view, get_member_for_request, htmx_page_path
@@ -171,9 +172,8 @@ def member_detail(request: CommunityRequest, pk: int) -> HttpResponse:
     # number that is not one of the pages, written in ASCII digits, shows the first.
     stored = member.attributes if isinstance(member.attributes, dict) else {}
     attributes = Paginator(sorted(stored.items(), key=lambda kv: (kv[0].casefold(), kv[0])), 50)
-    asked = request.GET.get("attributes", "")
-    number = int(asked) if asked.isascii() and asked.isdigit() and len(asked) <= 9 else 1
-    attribute_page = attributes.page(number if 1 <= number <= attributes.num_pages else 1)
+    number = parse_id(request.GET.get("attributes")) or 1
+    attribute_page = attributes.page(number if number <= attributes.num_pages else 1)
     return render(
         request,
         "members/member_detail.html",
