@@ -382,6 +382,22 @@ def test_deleting_a_segment_removes_its_pill_and_row(page, live_server, log_in, 
     expect(pill(page, "Berliners")).to_have_count(0)
 
 
+def test_a_request_that_fails_says_so_until_dismissed(page, live_server, log_in, alice, town):
+    smart(town, "Berliners", {"all": [{"field": "city", "op": "is", "value": "Berlin"}]})
+    smart(town, "Parisians", {"all": [{"field": "city", "op": "is", "value": "Paris"}]})
+    log_in(page, "alice")
+    page.goto(f"{live_server.url}/c/{town.slug}/segments/")
+    problem = page.get_by_role("alert").filter(has_text="deleted it meanwhile")
+    expect(problem).to_have_count(0)
+
+    Segment.objects.filter(name="Parisians").delete()  # by someone else, meanwhile
+    page.get_by_role("button", name="Move Parisians up").click()
+    expect(problem).to_be_visible()
+    screenshot(page, "request-failed.png")
+    page.get_by_role("button", name="Dismiss").press("Enter")
+    expect(problem).to_be_hidden()
+
+
 def test_manual_segment_from_pasted_emails_reports_the_unknown_one(
     page, live_server, log_in, alice, town
 ):
