@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint format clean bench bench-scoring bench-generate bench-segments bench-web bench-load
+.PHONY: run test lint format clean bench bench-scoring bench-generate bench-segments bench-web bench-load bench-imports
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,11 @@ lint: $(INSTALLED)
 #   make bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/communityos_bench
 #   make bench-scoring BENCH_ARGS="--members 10000"
 #   make bench-segments BENCH_ARGS="--members 1000000"
-# `make bench` runs the 100,000-member variant of each: scoring, segment refresh, web.
-bench: bench-scoring bench-segments bench-web
+# `make bench` runs the 100,000-member variant of each: scoring, segment refresh, web, imports.
+bench: bench-scoring bench-segments bench-web bench-imports
+
+bench-imports: $(INSTALLED)
+	$(BIN)/python bench/imports.py $(BENCH_ARGS)
 
 bench-scoring: $(INSTALLED)
 	$(BIN)/python bench/scoring.py $(BENCH_ARGS)

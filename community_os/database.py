@@ -14,8 +14,8 @@ hold it. `RequestLimitsMiddleware` gives every request's statements:
 These are session settings, set at the start of each request and reset when its response is
 finished (a streamed export reads after the view has returned). Two kinds of request may take
 longer, each under its own documented setting, through `allow_request()`: the table's
-"Count all" (`COUNT_ALL_STATEMENT_TIMEOUT`), CSV exports (`EXPORT_STATEMENT_TIMEOUT`) and uploads
-on the Imports page (`IMPORT_STATEMENT_TIMEOUT`).
+"Count all" (`COUNT_ALL_STATEMENT_TIMEOUT`) and CSV exports (`EXPORT_STATEMENT_TIMEOUT`). An
+upload on the Imports page writes nothing in the request: a worker imports it (members/jobs.py).
 `statement_timeout()` sets another limit for one block of statements.
 
 SQLite, the single-user default, has no such settings: there a progress handler interrupts a

@@ -132,6 +132,16 @@ STORAGES = {
     },
 }
 
+# Uploaded import files are kept in the default storage (below MEDIA_ROOT with the default
+# FileSystemStorage; set another backend in STORAGES for several machines) until the job is
+# done, then for IMPORT_FILE_RETENTION_DAYS, for its report (members/jobs.py).
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+MEDIA_URL = "media/"  # never served: files are read back through the views that check access
+IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=200 * 1024 * 1024)
+IMPORT_FILE_RETENTION_DAYS = env.int("IMPORT_FILE_RETENTION_DAYS", default=7)
+# An import job's task stops after this many seconds; below the broker's visibility timeout
+# (3600 s), so a long import is never delivered to a second worker while it runs.
+IMPORT_TASK_TIME_LIMIT = 3300
 # Uploaded CSV files are streamed from a temporary file, never held whole in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -233,6 +243,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Import jobs that could not be enqueued (the broker was down), jobs whose worker died, and
+    # import files and reports past their retention.
+    "sweep-import-jobs": {
+        "task": "members.tasks.sweep_import_jobs",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
     # Rescores that could not be enqueued when asked for (the broker was down).
     "score-waiting-communities": {
         "task": "engagement.tasks.score_waiting_communities",
@@ -257,8 +274,6 @@ WEB_STATEMENT_TIMEOUT = env.float("WEB_STATEMENT_TIMEOUT", default=8.0)
 COUNT_ALL_STATEMENT_TIMEOUT = env.float("COUNT_ALL_STATEMENT_TIMEOUT", default=30.0)
 # A CSV export reads 2,000 members per statement; each may take this long.
 EXPORT_STATEMENT_TIMEOUT = env.float("EXPORT_STATEMENT_TIMEOUT", default=30.0)
-# An upload on the Imports page writes in large statements and waits for an import in flight.
-IMPORT_STATEMENT_TIMEOUT = env.float("IMPORT_STATEMENT_TIMEOUT", default=120.0)
 
 # Browsing pages of the community table.
 MEMBERS_PAGE_SIZE = 50

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from members.imports import Importer, register
 
-from .importing import COLUMNS, import_activities
+from .importing import ALIASES, COLUMNS, UNKNOWN, import_activities, preview_activities
 from .tasks import rescore_later
 
 ACTIVITIES = Importer(
     slug="activities",
     noun="activities",
     run=import_activities,
+    preview=preview_activities,
     columns=COLUMNS,
+    aliases=ALIASES,
+    unknown=UNKNOWN,
     matching=(
         "Each row belongs to the member with that source and member_external_id, or else "
         "with that member_email; an unknown member or kind makes the row invalid. A row "

@@ -206,7 +206,10 @@ class HealthSnapshotQuerySet(models.QuerySet["HealthSnapshot"]):
         return self.filter(community=community)
 
     def record(self, community: Community, *, as_of: datetime) -> HealthSnapshot:
-        """Write the week's snapshot from the community's current scores, in one aggregate query.
+        """Write the week's snapshot from the community's current scores, in two aggregate
+        queries. A member without a score yet (one an import just created) counts as scoring 0
+        on all four (DESIGN §4), as the segment rules count them, so the Engagement page and the
+        "Inactive" pill agree before the next scoring run.
 
         The week is the Monday of `as_of`'s ISO week (UTC); a later scoring in the same week
         overwrites the row.
@@ -221,8 +224,15 @@ class HealthSnapshotQuerySet(models.QuerySet["HealthSnapshot"]):
             for index in range(BUCKET_COUNT):
                 counts[f"{field}_{index}"] = models.Count("pk", filter=_in_bucket(field, index))
         totals = MemberScore.objects.filter(community=community).aggregate(**counts)
+        unscored = Member.objects.filter(community=community, score__isnull=True).count()
+        totals["members"] += unscored
+        totals["inactive"] += unscored
         distribution = {
-            field: [totals[f"{field}_{index}"] for index in range(BUCKET_COUNT)] for field in SCORES
+            field: [
+                totals[f"{field}_{index}"] + (unscored if index == 0 else 0)
+                for index in range(BUCKET_COUNT)
+            ]
+            for field in SCORES
         }
         as_of = as_of.astimezone(UTC)
         snapshot, _ = HealthSnapshot.objects.update_or_create(

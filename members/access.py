@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django_htmx.middleware import HtmxDetails
 
-from .models import ROLE_RANK, Community, CommunityRole, Member, Role
+from .models import ROLE_RANK, Community, CommunityRole, ImportJob, Member, Role
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -97,6 +97,11 @@ def can_edit(request: HttpRequest) -> bool:
 
 def get_member_for_request(request: CommunityRequest, pk: int) -> Member:
     return get_object_or_404(Member.objects.for_community(request.community), pk=pk)
+
+
+def get_import_job_for_request(request: CommunityRequest, pk: int) -> ImportJob:
+    jobs = ImportJob.objects.for_community(request.community).select_related("community")
+    return get_object_or_404(jobs, pk=pk)
 
 
 def htmx_page_path(request: HttpRequest) -> str | None:

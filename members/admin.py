@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Community, CommunityRole, Identity, Member
+from .models import Community, CommunityRole, Identity, Member, MemberMerge
 
 
 class CommunityRoleInline(admin.TabularInline):
@@ -72,3 +72,34 @@ class IdentityAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "member__name", "member__email"]
     list_select_related = ["member", "community"]
     autocomplete_fields = ["member", "community"]
+
+
+@admin.register(MemberMerge)
+class MemberMergeAdmin(admin.ModelAdmin):
+    """The record of each merge, read-only: a merge is done on the merge screen and cannot be
+    undone, so there is nothing to add or change here. (Deleting stays allowed: a record goes
+    with its kept member or community, which the admin would otherwise refuse to delete.)"""
+
+    list_display = ["merged_display_name", "merged_member_id", "kept", "community", "by", "at"]
+    list_filter = ["community"]
+    search_fields = ["merged_name", "merged_email", "kept__name", "kept__email"]
+    list_select_related = ["kept", "community", "by"]
+    date_hierarchy = "at"
+    fields = [
+        "community",
+        "kept",
+        "merged_member_id",
+        "merged_name",
+        "merged_email",
+        "by",
+        "at",
+        "fields",
+        "counts",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,43 +1,61 @@
-"""The importers the Imports page offers (DESIGN §7 "Imports: upload members or activities CSV").
+"""The importers the Imports page offers (README "Imports").
 
-Members cannot import the apps above them (DESIGN §3), so the page does not know every importer:
-each app registers its own with `register()` when it loads; members registers the members
-importer below, engagement registers the activities importer from its `ready()`. The page lists
-them in registration order and runs the one the manager picked.
+Members cannot import the apps above them (segments → engagement → members), so the page
+does not know every importer: each app registers its own with `register()` when it loads;
+members registers the members importer below, engagement registers the activities importer
+from its `ready()`. The page lists them in registration order; an import job (members/jobs.py)
+runs the one the manager picked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from .csv_import import ImportReport
-from .importing import COLUMNS, import_members
+from .importing import ALIASES, COLUMNS, import_members, preview_members
+from .mapping import ATTRIBUTE, ImportOptions, Preview
 from .models import Community
+from .reports import ImportReport
 
 
 class ImportFunction(Protocol):
     def __call__(
-        self, *, community: Community, file: IO[bytes], skip_invalid: bool = False
+        self,
+        *,
+        community: Community,
+        file: IO[bytes],
+        skip_invalid: bool = False,
+        options: ImportOptions | None = None,
+        progress: Callable[[int], object] | None = None,
+        dry_run: bool = False,
     ) -> ImportReport: ...
+
+
+class PreviewFunction(Protocol):
+    def __call__(
+        self, *, community: Community, file: IO[bytes], options: ImportOptions
+    ) -> Preview: ...
 
 
 @dataclass(frozen=True)
 class Importer:
     slug: str  # in the page's URL: ?importer=<slug>
-    noun: str  # plural, lower case: "members" (the form says "Members CSV file")
+    noun: str  # plural, lower case: "members" (the form says "Members file")
     run: ImportFunction
-    columns: dict[str, str]  # column name -> what it holds, in the order to explain them
+    preview: PreviewFunction
+    columns: dict[str, str]  # field -> what it holds, in the order to explain them
+    aliases: Mapping[str, tuple[str, ...]]  # field -> other column names that mean it
+    unknown: str  # what a column that names no field becomes: ATTRIBUTE or IGNORE
     matching: str  # how rows find what they update, in a sentence or two
     counts: tuple[tuple[str, str], ...]  # (label, ImportReport attribute) for the report
-    command: str  # the management command that does the same, for very long reports
-    # Called after an upload that wrote something (not rolled back), inside its transaction.
+    command: str  # the management command that does the same
+    # Called after an import that wrote something (not rolled back), inside its transaction.
     after_import: Callable[[Community], None] | None = field(default=None, compare=False)
 
     @property
     def file_label(self) -> str:
-        return f"{self.noun.capitalize()} CSV file"
+        return f"{self.noun.capitalize()} file (CSV or XLSX)"
 
 
 _importers: dict[str, Importer] = {}
@@ -61,14 +79,24 @@ register(
         slug="members",
         noun="members",
         run=import_members,
+        preview=preview_members,
         columns=COLUMNS,
+        aliases=ALIASES,
+        unknown=ATTRIBUTE,
         matching=(
             "Each row updates the member with the same source and external_id, else the member "
-            "with the same email, else adds a new member. Only the columns in the file are "
-            "written: an empty cell clears the value, a column left out keeps it. Any other "
-            "column is kept as an extra attribute of the member."
+            "with the same email (in any letter case), else the one member with exactly that "
+            "name when the row has neither; otherwise it adds a member. A row that would add a "
+            "second member of a name already taken is skipped and listed. Only mapped columns "
+            "are written, an empty cell keeps the stored value unless you choose that empty "
+            "cells clear it, and rows that change nothing write nothing. Any other column is "
+            "kept as an extra attribute of the member."
         ),
-        counts=(("Members created", "created"), ("Members updated", "updated")),
+        counts=(
+            ("Members created", "created"),
+            ("Members updated", "updated"),
+            ("Unchanged", "unchanged"),
+        ),
         command="import_members",
     )
 )

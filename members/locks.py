@@ -12,7 +12,9 @@ A PostgreSQL transaction-level advisory lock, released when the transaction ends
 running inside a caller's transaction, as on the Imports page, holds it until that commits).
 Only imports take it, first, and an import's transaction takes no other advisory lock (the
 segment refreshes and the rescore it causes run after commit), so no cycle of waits can close
-through it.
+through it. A merge of two members (members/merging.py) takes it first too, so it never
+interleaves with an import; after it, the merge takes segments' membership lock, which no
+transaction holding it waits for this one.
 
 On SQLite there is nothing to do (community_os/locks.py).
 """

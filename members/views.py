@@ -1,11 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_filters import FilterSet
 
@@ -14,10 +13,7 @@ from community_os.ids import parse_id
 
 from . import table
 from .access import CommunityRequest, community_view, get_member_for_request, htmx_page_path
-from .csv_import import ImportFileError
 from .filters import MemberFilter
-from .forms import ImportForm
-from .imports import get_importer, importers
 from .models import Community, CommunityRole, Member
 from .paging import BadCursor, Sort, paginate
 
@@ -178,54 +174,4 @@ def member_detail(request: CommunityRequest, pk: int) -> HttpResponse:
         request,
         "members/member_detail.html",
         {"member": member, "identities": identities, "attribute_page": attribute_page},
-    )
-
-
-@community_view
-@require_http_methods(["GET", "HEAD", "POST"])
-def imports(request: CommunityRequest) -> HttpResponse:
-    """Explain a CSV importer; managers upload a file and see what the import did.
-
-    The importers are those registered in members/imports.py (members, and the activities that
-    engagement registers); `?importer=<slug>` picks one, members by default.
-    """
-    importer = get_importer(request.GET.get("importer") or "members")
-    if importer is None:
-        raise Http404("No such importer.")
-    label = importer.file_label
-    if request.method == "POST":
-        form = ImportForm(request.POST, request.FILES, file_label=label)
-    else:
-        form = ImportForm(file_label=label)
-    report = None
-    if form.is_valid():  # False for the unbound GET form.
-        # An upload is read and written in this request, waiting for an import in flight.
-        database.allow_request(settings.IMPORT_STATEMENT_TIMEOUT)
-        try:
-            with transaction.atomic():
-                report = importer.run(
-                    community=request.community,
-                    file=form.cleaned_data["file"],
-                    skip_invalid=form.cleaned_data["skip_invalid"],
-                )
-                if importer.after_import and not report.rolled_back:
-                    importer.after_import(request.community)
-        except ImportFileError as exc:
-            form.add_error("file", str(exc))
-    counts = (
-        [(name, getattr(report, attribute)) for name, attribute in importer.counts]
-        if report
-        else []
-    )
-    return render(
-        request,
-        "members/imports.html",
-        {
-            "form": form,
-            "report": report,
-            "counts": counts,
-            "importer": importer,
-            "importers": importers(),
-            "columns": importer.columns.items(),
-        },
     )

@@ -13,6 +13,10 @@ Unicode category Cf) are skipped, the first visible character is NFKC-normalised
 full-width and small forms U+FF1D, U+FF0B, U+FF0D, U+FF20, U+FE66, … become = + - @) and the
 minus sign U+2212 counts as "-". The quote goes before the cell exactly as stored, invisible
 characters included.
+
+The CSV starts with a UTF-8 byte-order mark: without one, Excel reads a CSV as the Windows code
+page and shows "MÃ¼ller" for "Müller". A download is named after the segment (or the community)
+and the day it was made in the community's time zone, e.g. "acme-customers-2026-12-06.csv".
 """
 
 from __future__ import annotations
@@ -23,14 +27,27 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import F, Prefetch
+from django.utils import timezone
+from django.utils.text import slugify
 
 from members.models import Community, Identity, Member
 
 from .models import Segment
 
-__all__ = ["COLUMNS", "SEGMENT_COLUMNS", "escape_cell", "member_rows", "write_members_csv"]
+__all__ = [
+    "BOM",
+    "COLUMNS",
+    "SEGMENT_COLUMNS",
+    "content_disposition",
+    "escape_cell",
+    "export_filename",
+    "member_rows",
+    "write_members_csv",
+]
 
 COLUMNS = (
     "name",
@@ -52,6 +69,8 @@ SEGMENT_COLUMNS = (*COLUMNS, "entered_at")
 CHUNK_SIZE = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ZERO = Decimal("0.00")
+BOM = "\ufeff"  # encoded as UTF-8: EF BB BF
+MAX_FILENAME_CHARS = 100
 
 
 def escape_cell(value: str) -> str:
@@ -125,12 +144,40 @@ class Writable(Protocol):
 
 
 def write_members_csv(
-    out: Writable, community: Community, *, segment: Segment | None = None
+    out: Writable, community: Community, *, segment: Segment | None = None, bom: bool = True
 ) -> int:
-    """Write the CSV to a text file object; returns the number of members written."""
+    """Write the CSV to a text file object, after a byte-order mark unless `bom` is false;
+    returns the number of members written."""
+    if bom:
+        out.write(BOM)
     writer = csv.writer(out)
     count = -1  # the header is not a member
     for row in member_rows(community, segment=segment):
         writer.writerow(row)
         count += 1
     return count
+
+
+def export_filename(
+    community: Community, *, segment: Segment | None = None, now: datetime | None = None
+) -> str:
+    """The download's file name: the segment's name slugified (or "<community slug>-members"),
+    then the date in the community's time zone, e.g. "acme-customers-2026-12-06.csv". ASCII
+    letters, digits and hyphens only, at most MAX_FILENAME_CHARS characters."""
+    try:
+        zone = ZoneInfo(community.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    day = (now or timezone.now()).astimezone(zone).date().isoformat()
+    suffix = f"-{day}.csv"
+    if segment is not None:
+        stem = slugify(segment.name) or f"segment-{segment.pk}"
+    else:
+        stem = f"{slugify(community.slug) or 'community'}-members"
+    # A slug starts with a letter or digit, so what is left after cutting is never empty.
+    return stem[: MAX_FILENAME_CHARS - len(suffix)].rstrip("-_") + suffix
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header naming the file both ways RFC 6266 allows."""
+    return f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"

@@ -11,7 +11,8 @@ rows with a member or a segment). The rows stay consistent by this protocol inst
    members_member after taking them (a refresh's rule query; a manual add re-reads its members).
 2. Deleting a member, a segment or a whole community takes the lock exclusive first (pre_delete
    receivers in segments/signals.py, so every way of deleting does; a community takes it
-   once for all its members and segments). It waits for the writers in flight;
+   once for all its members and segments; a merge of two members, members/merging.py, takes
+   it before it moves the merged member's memberships). It waits for the writers in flight;
    their rows are then visible to the deletion, which removes them with the member or the
    segment; and no writer starts until the deletion has committed, after which its reads no
    longer see what was deleted.

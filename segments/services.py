@@ -499,6 +499,54 @@ def segment_remove_members(*, segment: Segment, member_ids: Iterable[int], by=No
     return len(leaving)
 
 
+# --- Merged members -----------------------------------------------------------------------------
+
+
+def merge_memberships(
+    *, community: Community, kept: Member, merged: Member, by=None
+) -> dict[str, int]:
+    """Before `merged` is deleted by a merge into `kept` (members/merging.py): its memberships
+    added by hand, import or API move to `kept`, except where `kept` is in the segment already;
+    those duplicates and its rule memberships are dropped (smart segments decide about `kept`
+    when its refresh runs after the merge), each with a "left" row in the ledger, and the
+    stored counts follow. Its ledger rows become `kept`'s. Returns what was moved and dropped.
+
+    Takes the membership lock exclusive, as the deletion that follows would (segments/locks.py),
+    before any segment row: refreshes in flight finish first and none starts until the merge
+    commits, so no membership of `merged` is written meanwhile; the deletion's own receiver
+    then finds none of its memberships left and changes no count a second time.
+    """
+    membership_lock(community.pk, exclusive=True)
+    theirs = list(
+        SegmentMembership.objects.filter(member=merged).values_list("pk", "segment_id", "via")
+    )
+    mine = set(SegmentMembership.objects.filter(member=kept).values_list("segment_id", flat=True))
+    moving = [pk for pk, segment_id, via in theirs if via != Via.RULE and segment_id not in mine]
+    dropping = sorted(
+        segment_id for _, segment_id, via in theirs if via == Via.RULE or segment_id in mine
+    )
+    ledger = MembershipChange.objects.filter(member=merged).update(member=kept)
+    if moving:
+        SegmentMembership.objects.filter(pk__in=moving).update(member=kept)
+    if dropping:
+        now = timezone.now()
+        SegmentMembership.objects.filter(member=merged, segment_id__in=dropping).delete()
+        MembershipChange.objects.bulk_create(
+            MembershipChange(
+                community_id=community.pk,
+                segment_id=segment_id,
+                member=kept,
+                change=Change.LEFT,
+                at=now,
+                via=Via.MANUAL,
+                by=by,
+            )
+            for segment_id in dropping
+        )
+        Segment.objects.filter(pk__in=dropping).update(member_count=F("member_count") - 1)
+    return {"memberships": len(moving), "memberships_dropped": len(dropping), "ledger": ledger}
+
+
 def _log(segment: Segment, members: Iterable[Member], change: str, at, via: str, by) -> None:
     MembershipChange.objects.bulk_create(
         MembershipChange(

@@ -6,10 +6,11 @@ from django.dispatch import receiver
 
 from engagement.scoring import scores_changed
 from members.models import Community, Identity, Member
-from members.signals import members_changed
+from members.signals import members_changed, members_merging
 
 from .locks import membership_lock
 from .models import Segment
+from .services import merge_memberships
 from .tasks import refresh_members_later, refresh_score_segments_later
 
 
@@ -52,6 +53,14 @@ def keep_counts_when_a_member_goes(sender, instance: Member, origin=None, **kwar
         return  # the community's receiver took the lock; its segments go too
     membership_lock(instance.community_id, exclusive=True)
     Segment.objects.filter(memberships__member=instance).update(member_count=F("member_count") - 1)
+
+
+@receiver(members_merging, sender=Member, dispatch_uid="segments_members_merging")
+def move_memberships_of_merged_member(
+    sender, community: Community, kept: Member, merged: Member, by=None, **kwargs
+) -> dict[str, int]:
+    """Before the merged member is deleted (segments/services.py merge_memberships)."""
+    return merge_memberships(community=community, kept=kept, merged=merged, by=by)
 
 
 @receiver(pre_delete, sender=Segment, dispatch_uid="segments_segment_deleted")

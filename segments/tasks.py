@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from community_os.enqueue import after_commit, send_or_fall_back
 from members.models import Community
+from members.signals import follow_up_here
 
 from . import graph, refresh, rules
 from .models import Segment
@@ -129,7 +130,9 @@ def refresh_members_later(community_id: int, member_ids: Iterable[int]) -> None:
     ids = sorted(set(member_ids))
     if not ids:
         return
-    if len(ids) > FAST_PATH_LIMIT:
+    if follow_up_here.get():  # an import job: refreshed before it says done
+        transaction.on_commit(lambda: _refresh_members_now(community_id, ids))
+    elif len(ids) > FAST_PATH_LIMIT:
         transaction.on_commit(lambda: _enqueue_all_smart(community_id))
     else:
         after_commit(
@@ -137,6 +140,15 @@ def refresh_members_later(community_id: int, member_ids: Iterable[int]) -> None:
             fallback=lambda: _mark_waiting(Segment.objects.filter(community_id=community_id)),
             what=f"the refresh of {len(ids)} changed members of community {community_id}",
         )
+
+
+def _refresh_members_now(community_id: int, ids: list[int]) -> None:
+    """The refresh the tasks would do for these changed members, in this process."""
+    community = Community.objects.get(pk=community_id)
+    if len(ids) > FAST_PATH_LIMIT:
+        refresh.refresh_community(community)
+    else:
+        refresh.refresh_members(community, ids)
 
 
 def _enqueue_all_smart(community_id: int) -> None:

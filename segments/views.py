@@ -447,11 +447,11 @@ def segment_detail(request: CommunityRequest, pk: int) -> HttpResponse:
 @require_GET
 def segment_export(request: CommunityRequest, pk: int) -> StreamingHttpResponse:
     segment = get_segment_for_request(request, pk)
-    filename = f"{request.community.slug}-{segment.pk}-members.csv"
+    filename = exports.export_filename(request.community, segment=segment)
     return StreamingHttpResponse(
         _export_lines(exports.member_rows(request.community, segment=segment)),
         content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": exports.content_disposition(filename)},
     )
 
 
@@ -466,6 +466,7 @@ def _export_lines(rows: Iterable[list[str]]) -> Iterator[str]:
     """The rows as CSV lines, read under the export's own statement time limit (the rows are
     read while the response streams, after the view has returned)."""
     database.allow_request(settings.EXPORT_STATEMENT_TIMEOUT)
+    yield exports.BOM  # so that Excel reads the file as UTF-8
     writer = csv.writer(_Echo())
     for row in rows:
         yield writer.writerow(row)

@@ -96,6 +96,12 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):
+    # Uploaded import files land in a folder of the test's own, never in var/media.
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(autouse=True)
 def celery_calls(request, monkeypatch):
     """The tasks the test enqueued, as (task name, args, kwargs, options).
 

@@ -75,3 +75,15 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     kind = factory.LazyAttribute(lambda a: a.community.activity_kinds.get(slug=a.kind_slug))
     occurred_at = factory.Faker("date_time_between", start_date="-1y", end_date="now", tzinfo=UTC)
     source = "test"
+
+
+class SegmentFactory(factory.django.DjangoModelFactory):
+    """A manual segment (give `kind` and `rule` for a smart one; segments.services.segment_create
+    also refreshes it, which this does not)."""
+
+    class Meta:
+        model = "segments.Segment"
+
+    community = factory.SubFactory(CommunityFactory)
+    name = factory.Sequence(lambda n: f"Segment {n}")
+    kind = "manual"

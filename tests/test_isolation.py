@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from members.models import Role
+from members.models import ImportJob, Role
 from segments.models import Segment
 from tests.factories import CommunityRoleFactory, MemberFactory, UserFactory
 
@@ -31,6 +31,8 @@ class Objects:
     member: int
     smart: int
     manual: int
+    second_member: int = 0  # another member of the same community (the merge screen's pair)
+    import_job: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,13 @@ COMMUNITY_URLS: dict[str, Spec] = {
     "members:list": Spec(),
     "members:detail": Spec(kwargs=lambda o: {"pk": o.member}),
     "members:imports": Spec(post=True),
+    "members:import_job": Spec(kwargs=lambda o: {"pk": o.import_job}, post=True),
+    "members:import_job_report": Spec(kwargs=lambda o: {"pk": o.import_job}),
+    "members:duplicates": Spec(),
+    # A POST without the confirmation merges nothing (400); viewers cannot open the screen.
+    "members:merge": Spec(
+        kwargs=lambda o: {"kept": o.member, "other": o.second_member}, post=True, viewer_get=403
+    ),
     "engagement:dashboard": Spec(),
     "engagement:kinds": Spec(post=True, write_role=Role.ADMIN),
     "segments:list": Spec(),
@@ -100,11 +109,21 @@ def test_every_url_pattern_is_in_the_matrix():
 
 def _objects(community) -> Objects:
     member = MemberFactory(community=community)
+    second = MemberFactory(community=community)
     smart = Segment.objects.create(
         community=community, name="Smart", kind="smart", rule={"all": []}
     )
     manual = Segment.objects.create(community=community, name="Manual", kind="manual")
-    return Objects(member=member.pk, smart=smart.pk, manual=manual.pk)
+    job = ImportJob.objects.create(
+        community=community, importer="members", file_name="members.csv", status="ready"
+    )
+    return Objects(
+        member=member.pk,
+        smart=smart.pk,
+        manual=manual.pk,
+        second_member=second.pk,
+        import_job=job.pk,
+    )
 
 
 @pytest.fixture

@@ -40,6 +40,8 @@ def celery_worker(tmp_path: Path) -> Iterator[Worker]:
             f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
         ),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        # The test's own folder for uploaded import files (tests/conftest.py).
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
     log_path = tmp_path / "worker.log"
     with log_path.open("w") as log:

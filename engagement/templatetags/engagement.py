@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.conf import settings
 
 from members.models import Member
 
@@ -87,4 +88,5 @@ def member_engagement(member: Member) -> dict[str, Any]:
         else [],
         "activities": [(activity, readings.web_link(activity.url)) for activity in activities],
         "limit": RECENT_ACTIVITY_LIMIT,
+        "scoring_minutes": settings.SCORING_INTERVAL_MINUTES,
     }

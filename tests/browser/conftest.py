@@ -76,13 +76,15 @@ def log_in(live_server):
 
 
 @pytest.fixture(autouse=True)
-def celery_calls(monkeypatch):
+def celery_calls(monkeypatch, request):
     """Overrides the recorder of tests/conftest.py: enqueued tasks run at once, in the thread
     that enqueued them (the live server's), so a saved segment is materialized before the page
-    asks for it. The real worker process is proven in tests/segments/test_tasks.py."""
+    asks for it. A test marked `real_worker` enqueues for a real worker process instead."""
     from celery.app.task import Task
 
     calls: list[tuple[str, tuple, dict, dict]] = []
+    if "real_worker" in request.keywords:
+        return calls
 
     def run_now(task, args=None, kwargs=None, **options):
         calls.append((task.name, tuple(args or ()), dict(kwargs or {}), options))

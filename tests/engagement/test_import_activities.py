@@ -5,14 +5,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from engagement import importing
 from engagement.importing import ImportFileError, import_activities
-from engagement.models import Activity, MemberScore
+from engagement.models import Activity, HealthSnapshot, MemberScore
+from members import staging
+from members.mapping import ImportOptions
 from members.models import Member
+from members.signals import members_changed
 from tests.commands import run_from_argv
 from tests.factories import ActivityFactory, IdentityFactory, MemberFactory
 
@@ -88,7 +93,7 @@ def test_an_unknown_kind_on_line_12_exits_1_names_line_12_and_writes_nothing(
     assert err.splitlines()[0].startswith('line 12: unknown kind "posted"; known kinds: ')
     assert "answer_accepted" in err.splitlines()[0]
     assert "1 invalid row; nothing was imported" in err
-    assert "Read 12 rows: 0 created, 0 updated, 12 skipped." in out
+    assert "Read 12 rows: 0 created, 0 updated, 11 skipped, 1 invalid." in out
     assert not Activity.objects.exists()
     ann.refresh_from_db()
     assert ann.last_seen_at is None
@@ -102,7 +107,7 @@ def test_skip_invalid_writes_the_good_rows(community, ann, tmp_path):
 
     assert status == 1
     assert err.splitlines()[0].startswith("line 12: unknown kind")
-    assert "Read 12 rows: 11 created, 0 updated, 1 skipped." in out
+    assert "Read 12 rows: 11 created, 0 updated, 0 skipped, 1 invalid." in out
     assert Activity.objects.filter(community=community, member=ann).count() == 11
     # What was imported is scored, even though the command reports the skipped row.
     assert "Scored 1 member" in out
@@ -320,17 +325,216 @@ def test_a_members_import_does_not_set_last_seen_before_the_newest_activity(comm
     assert ann.last_seen_at == datetime(2026, 5, 9, tzinfo=UTC)
 
 
-def test_queries_are_per_chunk_not_per_row(community, ann, monkeypatch):
-    monkeypatch.setattr(importing, "CHUNK_SIZE", 100)
-    rows = "".join(f"slack,U1,message,2026-05-01T00:{n % 60:02d}:00,e{n}\n" for n in range(300))
+def test_the_statements_are_as_many_for_300_rows_as_for_30(community, ann):
+    def statements(rows):
+        lines = "".join(
+            f"slack,U1,message,2026-05-01T00:{n % 60:02d}:00,e{rows}-{n}\n" for n in range(rows)
+        )
+        text = f"source,member_external_id,kind,occurred_at,external_id\n{lines}"
+        with CaptureQueriesContext(connection) as first:
+            assert run(community, text).created == rows
+        with CaptureQueriesContext(connection) as again:
+            assert run(community, text).unchanged == rows
+        return len(first), len(again)
+
+    # The kinds, the stage (created, written in one batch, dropped), the lock, two checks, the
+    # insert (SQLite: the changed members first), the last seen update and scoring, the week's
+    # Community Health (members_changed), savepoints.
+    HealthSnapshot.objects.record(community, as_of=timezone.now())  # updated, not created, by both
+    first, again = statements(30)
+    assert (first, again) == statements(300)
+    assert first <= 20
+    assert again <= first
+
+
+def test_reimporting_the_same_file_writes_no_rows(community, ann, bo):
+    text = "source,member_external_id,member_email,kind,occurred_at,external_id\n" + "".join(
+        f"slack,U1,,message,2026-05-01T10:{n:02}:00Z,m{n}\n"
+        f",,bo@example.org,post,2026-05-02T10:{n:02}:00Z,p{n}\n"
+        for n in range(20)
+    )
+    assert run(community, text).created == 40
+    before = list(Activity.objects.order_by("pk").values())
+
+    report = run(community, text)
+
+    assert (report.rows_read, report.created, report.unchanged, report.errors) == (40, 0, 40, [])
+    assert list(Activity.objects.order_by("pk").values()) == before
+
+
+def test_a_repeat_within_the_file_is_invalid_and_the_first_one_counts(community, ann):
+    text = (
+        "source,member_external_id,member_email,kind,occurred_at,external_id\n"
+        "slack,U1,,message,2026-05-01,x\n"  # line 2
+        "slack,U1,,reply,2026-05-02,y\n"
+        "discourse,,ann@example.org,message,2026-05-03,x\n"  # another source: no repeat
+        "slack,U1,,post,2026-05-04,x\n"  # line 5
+        "slack,U1,,post,2026-05-05,y\n"
+        "slack,U1,,post,2026-05-06,\n"  # no external_id: never a repeat
+        "slack,U1,,post,2026-05-07,\n"
+        "slack,U1,,post,2026-05-08,x\n"
+    )
+
+    assert messages(run(community, text)) == [
+        'line 5: slack external_id "x" repeats line 2',
+        'line 6: slack external_id "y" repeats line 3',
+        'line 9: slack external_id "x" repeats line 2',
+    ]
+    assert not Activity.objects.exists()
+
+    report = run(community, text, skip_invalid=True)
+
+    assert (report.created, report.unchanged, report.invalid) == (5, 0, 3)
+    stored = Activity.objects.get(source="slack", external_id="x")
+    assert (stored.kind.slug, stored.occurred_at) == ("message", datetime(2026, 5, 1, tzinfo=UTC))
+
+
+def test_a_dry_run_counts_everything_and_writes_nothing(community, ann, bo):
+    Member.objects.filter(pk=ann.pk).update(last_seen_at=datetime(2026, 4, 1, tzinfo=UTC))
+    file = io.BytesIO(GOOD.encode())
+
+    report = import_activities(community=community, file=file, dry_run=True)
+
+    assert report.dry_run
+    assert (report.rows_read, report.created, report.unchanged, report.errors) == (3, 3, 0, [])
+    assert not Activity.objects.exists()
+    ann.refresh_from_db()
+    assert ann.last_seen_at == datetime(2026, 4, 1, tzinfo=UTC)
+
+    run(community, GOOD)
+    again = import_activities(community=community, file=io.BytesIO(GOOD.encode()), dry_run=True)
+
+    assert (again.created, again.unchanged) == (1, 2)
+    assert Activity.objects.count() == 3
+
+
+def test_an_unknown_member_on_line_7_is_invalid(community, ann, bo):
+    rows = [f"slack,U1,,message,2026-05-{day:02d},a{day}\n" for day in range(1, 10)]
+    rows[5] = "slack,U2,,message,2026-05-06,a6\n"  # line 7
+    rows[7] = ",,Nobody@Example.org,message,2026-05-08,a8\n"  # line 9
+    rows[8] = "slack,U2,bo@example.org,message,2026-05-09,a9\n"  # the email finds Bo
+    text = "source,member_external_id,member_email,kind,occurred_at,external_id\n" + "".join(rows)
+
+    report = run(community, text)
+
+    assert messages(report) == [
+        'line 7: unknown member: no slack member_external_id "U2"',
+        'line 9: unknown member: no member_email "Nobody@Example.org"',
+    ]
+    assert report.rolled_back
+    assert (report.created, report.skipped) == (0, 7)
+    assert not Activity.objects.exists()
+
+    report = run(community, text, skip_invalid=True)
+
+    assert (report.created, report.unchanged, report.invalid) == (7, 0, 2)
+    assert Activity.objects.get(external_id="a9").member == bo
+    assert not Activity.objects.filter(external_id__in=["a6", "a8"]).exists()
+
+
+def test_members_are_matched_by_email_in_any_letter_case(community, ann, bo):
+    text = (
+        "member_email,kind,occurred_at\n"
+        "BO@EXAMPLE.ORG,message,2026-05-01\n"
+        "bo@example.org,message,2026-05-02\n"
+        "Ann@Example.Org,message,2026-05-03\n"
+    )
+
+    report = run(community, text)
+
+    assert (report.created, report.errors) == (3, [])
+    by_member = Activity.objects.values_list("member", flat=True)
+    assert sorted(by_member) == sorted([bo.pk, bo.pk, ann.pk])
+
+
+def test_members_changed_names_only_members_with_a_new_initiated_activity(community, ann, bo):
+    carl = MemberFactory(community=community, name="Carl", email="carl@example.org")
+    ActivityFactory(member=carl, kind_slug="post", source="csv", external_id="old")
+    sent = []
+
+    def receiver(sender, community, member_ids, **kwargs):
+        sent.append(set(member_ids))
+
+    text = (
+        "member_email,kind,occurred_at,external_id\n"
+        "ann@example.org,message,2026-05-01,a\n"
+        "ann@example.org,reaction_received,2026-05-02,b\n"
+        "bo@example.org,reaction_received,2026-05-01,c\n"  # received: not their doing
+        "carl@example.org,post,2026-05-01,old\n"  # already stored: nothing new
+    )
+    members_changed.connect(receiver, sender=Member, dispatch_uid="test_import_changed")
+    try:
+        report = run(community, text)
+        import_activities(community=community, file=io.BytesIO(text.encode()), dry_run=True)
+    finally:
+        members_changed.disconnect(sender=Member, dispatch_uid="test_import_changed")
+
+    assert (report.created, report.unchanged) == (3, 1)
+    assert sent == [{ann.pk}]  # and nothing for the dry run
+
+
+def test_progress_is_reported_after_each_staged_batch(community, ann, monkeypatch):
+    monkeypatch.setattr(staging, "BATCH_ROWS", 10)
+    rows = "".join(f"slack,U1,message,2026-05-01T00:{n:02d}:00,e{n}\n" for n in range(25))
     text = f"source,member_external_id,kind,occurred_at,external_id\n{rows}"
+    seen = []
 
-    with CaptureQueriesContext(connection) as first:
-        assert run(community, text).created == 300
-    with CaptureQueriesContext(connection) as again:
-        assert run(community, text).unchanged == 300
+    file = io.BytesIO(text.encode())
+    report = import_activities(community=community, file=file, progress=seen.append)
 
-    # Per chunk of 100: members, stored external ids, an insert (SQLite splits it in batches of
-    # 999 parameters); plus the kinds, the last seen update and savepoints. Not 300 of anything.
-    assert len(first) <= 20
-    assert len(again) <= 15
+    assert report.created == 25
+    assert seen == [10, 20, 25]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.org/a",
+        "https://example.org/a b",
+        "https://example.org/a\u00a0b",
+        "https://example.org?q=1",
+        "https://example.org#top",
+        "https://example.org",
+        "https://example.org:8080/x",
+        "https://example.org:123456/x",
+        "https://exa mple.org/x",
+        "https://user:pa?ss@example.org/x",
+        "https://user:pa?ss/x",
+        "https://u@example.org/x",
+        "https://localhost:12?x@example.org/",
+        "https://localhost:12?x@exa mple.org/",
+        "https://[::1]/x",
+        "https://[::1/x",
+        "http://localhost/x",
+        "ftp://example.org/x",
+        "https:/example.org/x",
+        "https://example.org/" + "x" * 2100,
+        "https://bücher.example/x",
+        "https://-bad.example/x",
+    ],
+)
+def test_urls_are_validated_as_by_django_also_after_the_same_host(url):
+    parser = importing._RowParser(("kind", "occurred_at", "url"), {}, ImportOptions())
+    expected = True
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        expected = False
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/")[0].split("?")[0].split("#")[0]
+    parser._valid_url(f"{scheme}://{host}/seen")  # the host is known now, if it is valid
+
+    assert parser._valid_url(url) is expected
+
+
+def test_a_url_of_a_known_host_skips_the_regular_expression(monkeypatch):
+    parser = importing._RowParser(("kind", "occurred_at", "url"), {}, ImportOptions())
+    calls = []
+    validate = importing._validate_url
+    monkeypatch.setattr(importing, "_validate_url", lambda url: calls.append(url) or validate(url))
+
+    valid = [parser._valid_url(f"https://example.org/t/{n}?page=2#post-{n}") for n in range(3)]
+
+    assert valid == [True, True, True]
+    assert calls == ["https://example.org/t/0?page=2#post-0"]
+    assert not parser._valid_url("https://example.org/t/3 4")

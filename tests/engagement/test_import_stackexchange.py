@@ -352,7 +352,13 @@ def test_no_score_skips_the_scoring(db, tmp_path):
         '<?xml version="1.0" encoding="utf-8"?>\n<users>\n'
         '  <row Id="5" DisplayName="Ann" CreationDate="2024-01-01T00:00:00.000" />\n</users>\n'
     )
-    for name, root in [("Posts", "posts"), ("Comments", "comments"), ("Votes", "votes")]:
+    # Ann asked a question: only a scoring run can score her (one without activity scores 0).
+    (tmp_path / "Posts.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
+        '  <row Id="1" PostTypeId="1" OwnerUserId="5" CreationDate="2024-01-02T00:00:00.000" '
+        'Title="Which hops?" />\n</posts>\n'
+    )
+    for name, root in [("Comments", "comments"), ("Votes", "votes")]:
         (tmp_path / f"{name}.xml").write_text(f'<?xml version="1.0"?>\n<{root}>\n</{root}>\n')
     out = StringIO()
     call_command("import_stackexchange", "tiny", str(tmp_path), "--no-score", stdout=out)

@@ -197,12 +197,24 @@ def test_the_scoring_time_is_shown_relative_to_now(alice_client, community):
 
 
 @pytest.mark.django_db
-def test_a_member_without_a_score_is_not_scored_yet(alice_client, community):
+def test_a_member_without_a_score_or_activity_scores_0(alice_client, community):
     member = MemberFactory(community=community)
     text = page_text(alice_client.get(detail_url(member)))
-    assert "Not scored yet." in text
+    assert "No activity yet, so every score is 0 (inactive)." in text
+    assert "Not scored yet" not in text
     assert "No activity recorded yet." in text
     assert "Frequency" not in text
+
+
+@pytest.mark.django_db
+def test_a_member_with_activity_but_no_score_is_not_scored_yet(alice_client, community):
+    member = MemberFactory(community=community)
+    ActivityFactory(member=member, community=community)
+    text = page_text(alice_client.get(detail_url(member)))
+    assert (
+        "Not scored yet. Scores are computed every 60 minutes and after each activities import; "
+        "this member's appear with the next run."
+    ) in text
 
 
 @pytest.mark.django_db

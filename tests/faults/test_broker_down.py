@@ -2,7 +2,7 @@
 (never 500), what it asked for is marked as waiting and says so, and once the broker is back
 the sweeps enqueue it.
 
-Before: a segment save, a rule edit, an import and a kinds save each answered 500 from the
+Before: a segment save, a rule edit, an upload and a kinds save each answered 500 from the
 on-commit enqueue, although each had committed; a retry said "There is already a segment
 called ..."."""
 
@@ -14,7 +14,8 @@ from django.urls import reverse
 
 from engagement.models import ActivityKind
 from engagement.tasks import score_waiting_communities
-from members.models import Community
+from members.models import Community, ImportJob
+from members.tasks import sweep_import_jobs
 from segments.models import Segment
 from segments.tasks import sweep_segments
 from tests.engagement.test_views import kinds_formset_data
@@ -97,29 +98,37 @@ def test_writes_with_the_broker_down_commit_answer_and_wait_for_the_sweeps(
     assert segment.rule == company_is("Globex")
     assert segment.rule_version == 2 and segment.is_updating
 
-    # An activities import: written, and the rescore waits.
+    # An activities upload: its job is kept, and waits for the broker.
     csv = b"member_email,kind,occurred_at\nada@example.org,message,2026-11-01T10:00:00Z\n"
-    response = client.post(
-        reverse("members:imports", args=[slug]) + "?importer=activities",
-        {"file": SimpleUploadedFile("activities.csv", csv, content_type="text/csv")},
+    response, seconds = _timed(
+        lambda: client.post(
+            reverse("members:imports", args=[slug]) + "?importer=activities",
+            {"file": SimpleUploadedFile("activities.csv", csv, content_type="text/csv")},
+        )
     )
-    assert response.status_code == 200
-    assert community.activities.count() == 1
-    community.refresh_from_db()
-    assert community.rescore_waiting_since is not None
-    page = client.get(reverse("engagement:dashboard", args=[slug])).content.decode()
-    assert "Scores are waiting to be recomputed" in page
+    assert response.status_code == 302
+    assert seconds < WITHIN_SECONDS
+    job = ImportJob.objects.get(community=community)
+    assert (job.status, job.waiting_for_broker) == ("queued", True)
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "The task queue could not be reached" in page
 
-    # A kinds save: written.
+    # A kinds save: written, and the rescore waits.
     first = ActivityKind.objects.for_community(community).order_by("-initiated", "label")[0]
     data = kinds_formset_data(community, **{first.slug: {"weight": 7}})
     response = client.post(reverse("engagement:kinds", args=[slug]), data)
     assert response.status_code == 302
     assert ActivityKind.objects.get(pk=first.pk).weight == 7
+    community.refresh_from_db()
+    assert community.rescore_waiting_since is not None
+    page = client.get(reverse("engagement:dashboard", args=[slug])).content.decode()
+    assert "Scores are waiting to be recomputed" in page
 
     # The broker is back: the minutely sweeps enqueue what waited.
     broker.start()
     assert sweep_segments() == 1
     assert score_waiting_communities() == 1
-    assert _queued(broker) == 2
+    assert sweep_import_jobs() == (1, 0, 0)
+    assert _queued(broker) == 3
+    assert not ImportJob.objects.get(pk=job.pk).waiting_for_broker
     assert Community.objects.get(pk=community.pk).rescore_waiting_since is not None

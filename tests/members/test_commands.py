@@ -126,7 +126,7 @@ def test_import_members_prints_the_report(community, csv_file):
     assert Identity.objects.get().external_id == "U1"
 
     out, _ = call("import_members", "acme", csv_file(GOOD))
-    assert out.strip() == "Read 2 rows: 0 created, 2 updated, 0 skipped."
+    assert out.strip() == "Read 2 rows: 0 created, 0 updated, 2 unchanged, 0 skipped."
 
 
 def test_an_invalid_line_7_exits_1_names_the_line_and_writes_nothing(community, csv_file):
@@ -136,7 +136,7 @@ def test_an_invalid_line_7_exits_1_names_the_line_and_writes_nothing(community, 
     assert 'line 7: joined_at "2024-02-30" is not an ISO 8601 date or date-time' in err
     assert "nothing was imported" in err
     assert "Traceback" not in err
-    assert "Read 7 rows: 0 created, 0 updated, 7 skipped." in out
+    assert "Read 7 rows: 0 created, 0 updated, 6 skipped, 1 invalid." in out
     assert not Member.objects.exists()
 
 
@@ -157,7 +157,7 @@ def test_skip_invalid_writes_the_good_rows_and_still_exits_1(community, csv_file
         'line 7: joined_at "2024-02-30" is not an ISO 8601 date or date-time'
     )
     assert "1 invalid row skipped; the valid rows were imported." in err
-    assert "Read 7 rows: 6 created, 0 updated, 1 skipped." in out
+    assert "Read 7 rows: 6 created, 0 updated, 0 skipped, 1 invalid." in out
     assert Member.objects.count() == 6
     assert not Member.objects.filter(name="Fay").exists()
 
@@ -187,7 +187,7 @@ def test_import_members_output_lists_bad_rows(community, csv_file):
     [
         ("", "The file is empty"),
         ("Ann,ann@example.org\n", "The first line must be a header"),
-        ("name,Name\nA,B\n", 'names the column "name" twice'),
+        ("name,Name\nA,B\n", 'names the column "Name" twice'),
     ],
 )
 def test_file_level_problems_are_a_command_error(community, csv_file, content, message):

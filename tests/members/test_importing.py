@@ -4,7 +4,7 @@ import io
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -12,8 +12,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from members import importing, locks
+from members import importing, locks, staging
 from members.importing import ImportFileError, import_members
+from members.mapping import ImportOptions
 from members.models import Identity, Member
 from tests.factories import CommunityFactory, IdentityFactory, MemberFactory
 
@@ -22,9 +23,14 @@ pytestmark = pytest.mark.django_db
 DATA = Path(__file__).resolve().parent.parent / "data"
 
 
-def run(community, text, *, encoding="utf-8", skip_invalid=False):
+def run(community, text, *, encoding="utf-8", skip_invalid=False, **options):
     file = io.BytesIO(text.encode(encoding))
-    return import_members(community=community, file=file, skip_invalid=skip_invalid)
+    return import_members(
+        community=community,
+        file=file,
+        skip_invalid=skip_invalid,
+        options=ImportOptions(**options),
+    )
 
 
 def messages(report):
@@ -102,7 +108,8 @@ def test_email_matches_case_insensitively_and_links_the_new_identity(community):
 
     assert (report.created, report.updated) == (0, 1)
     member.refresh_from_db()
-    assert (member.city, member.name, member.email) == ("Paris", "Ada", "ada@example.ORG")
+    # The same address in other letter case is not rewritten.
+    assert (member.city, member.name, member.email) == ("Paris", "Ada", "Ada@Example.org")
     assert list(member.identities.values_list("source", "external_id")) == [("discourse", "42")]
 
 
@@ -171,13 +178,25 @@ def test_only_columns_in_the_file_are_overwritten(community):
         last_seen_at=datetime(2024, 1, 1, tzinfo=UTC),
     )
 
-    run(community, "email,company_name,last_seen_at\nbo@example.org,,\n")
+    text = "email,company_name,last_seen_at,job_title\nbo@example.org,,,Chef\n"
 
+    report = run(community, text)
+
+    assert (report.updated, report.unchanged) == (1, 0)
     member.refresh_from_db()
     assert (member.name, member.city) == ("Bo", "Lyon")  # Columns not in the file: kept.
     assert member.joined_at == datetime(2020, 1, 1, tzinfo=UTC)
-    assert member.company_name == ""  # Empty cell: cleared, never NULL.
+    # Empty cells keep the stored value by default.
+    assert member.company_name == "Acme"
+    assert member.last_seen_at == datetime(2024, 1, 1, tzinfo=UTC)
+    assert member.job_title == "Chef"
+
+    run(community, text, blank="clear")
+
+    member.refresh_from_db()
+    assert member.company_name == ""  # "Empty clears": cleared, never NULL.
     assert member.last_seen_at is None
+    assert (member.name, member.city, member.job_title) == ("Bo", "Lyon", "Chef")
 
 
 def test_update_bumps_updated_at(community):
@@ -201,12 +220,19 @@ def test_unknown_columns_land_in_attributes_and_merge(community):
 
     assert (report.created, report.updated) == (1, 1)
     member.refresh_from_db()
-    # Kept, added, and an empty cell removes the attribute.
-    assert member.attributes == {"tshirt": "M", "Plan": "Pro", "T-Shirt Size": "L"}
+    # Kept, added, and an empty cell keeps the attribute.
+    assert member.attributes == {"tshirt": "M", "team": "Red", "Plan": "Pro", "T-Shirt Size": "L"}
     assert Member.objects.get(email="new@example.org").attributes == {
         "Plan": "Free",
         "team": "Blue",
     }
+
+    run(community, "Email,team\nbo@example.org,\nnew@example.org,\n", blank="clear")
+
+    member.refresh_from_db()
+    # With "empty clears" an empty cell removes it.
+    assert member.attributes == {"tshirt": "M", "Plan": "Pro", "T-Shirt Size": "L"}
+    assert Member.objects.get(email="new@example.org").attributes == {"Plan": "Free"}
 
 
 def test_a_byte_order_mark_is_tolerated(community):
@@ -253,7 +279,8 @@ def test_one_invalid_row_writes_nothing_and_names_its_line(community):
         'line 7: joined_at "2024-13-45" is not an ISO 8601 date or date-time'
     ]
     assert report.rolled_back
-    assert (report.rows_read, report.created, report.updated, report.skipped) == (7, 0, 0, 7)
+    assert (report.rows_read, report.created, report.updated, report.skipped) == (7, 0, 0, 6)
+    assert report.invalid == 1
     assert not Member.objects.exists()
     assert not Identity.objects.exists()
 
@@ -274,7 +301,8 @@ def test_skip_invalid_writes_the_valid_rows_and_reports_the_rest(community):
         'line 7: joined_at "2024-13-45" is not an ISO 8601 date or date-time'
     ]
     assert not report.rolled_back
-    assert (report.rows_read, report.created, report.updated, report.skipped) == (7, 6, 0, 1)
+    assert (report.rows_read, report.created, report.updated, report.skipped) == (7, 6, 0, 0)
+    assert report.invalid == 1
     names = set(Member.objects.filter(community=community).values_list("name", flat=True))
     assert names == {"Ann", "Ben", "Cat", "Dan", "Eve", "Gus"}
 
@@ -353,9 +381,13 @@ def test_line_numbers_count_physical_lines_of_quoted_fields(community):
         (b"name,email,name\nAnn,ann@example.org,Ann\n", 'names the column "name" twice'),
         (b"name,Plan,plan\nAnn,a,b\n", 'names the column "plan" twice'),
         (b"name,,email\nAnn,,a@example.org\n", "Column 2 of the header (line 1) has no name"),
-        ("name,city\nJosé,Düsseldorf\n".encode("latin-1"), "The file is not UTF-8 text"),
-        ("name\n".encode("utf-16"), "The file is not UTF-8 text"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "The file is not UTF-8 text"),
+        (
+            "name,city\nJosé,Düsseldorf\n".encode("latin-1"),
+            'The file is not UTF-8 text: line 2 has bytes that are not UTF-8 (byte 0xE9 in "Jos',
+        ),
+        # UTF-16 with its byte-order mark is read as UTF-16 (tests/members/test_formats.py).
+        ("name\n".encode("utf-16-le"), "The file is not UTF-8 text (a NUL character on line 1)"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "The file is not UTF-8 text: line 1 has bytes"),
     ],
 )
 def test_file_level_errors(community, data, message):
@@ -365,11 +397,11 @@ def test_file_level_errors(community, data, message):
 
 
 def test_a_decoding_error_late_in_the_file_writes_nothing(community, monkeypatch):
-    monkeypatch.setattr(importing, "CHUNK_SIZE", 10)
+    monkeypatch.setattr(staging, "BATCH_ROWS", 10)
     rows = "".join(f"Member {n},m{n}@example.org\n" for n in range(3000))
     data = f"name,email\n{rows}".encode() + b"Jos\xe9,jose@example.org\n"
 
-    with pytest.raises(ImportFileError, match="not UTF-8"):
+    with pytest.raises(ImportFileError, match=r"^The file is not UTF-8 text: line 3002 has bytes"):
         import_members(community=community, file=io.BytesIO(data))
     assert not Member.objects.exists()
 
@@ -389,21 +421,24 @@ def test_queries_are_per_chunk_not_per_row(community):
     with CaptureQueriesContext(connection) as create:
         assert run(community, text).created == 300
     with CaptureQueriesContext(connection) as update:
-        assert run(community, text).updated == 300
+        assert run(community, text.replace("@example", "@new.example")).updated == 300
+    with CaptureQueriesContext(connection) as again:
+        assert run(community, text.replace("@example", "@new.example")).unchanged == 300
 
-    # SQLite splits a bulk insert into batches of 999 parameters; PostgreSQL needs one each.
-    assert len(create) <= 15
-    assert len(update) <= 15
+    # A fixed number of set-based statements, whatever the number of rows.
+    assert len(create) <= 40
+    assert len(update) <= 40
+    assert len(again) <= 40
 
 
 def test_chunks_see_the_rows_written_by_earlier_chunks(community, monkeypatch):
-    monkeypatch.setattr(importing, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(staging, "BATCH_ROWS", 2)
     text = "external_id,name\n" + "".join(f"{n},Member {n}\n" for n in range(7))
 
     assert run(community, text).created == 7
     report = run(community, text)
 
-    assert (report.created, report.updated) == (0, 7)
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 7)
     assert Member.objects.count() == 7
 
 
@@ -428,7 +463,7 @@ def test_stack_exchange_users(community):
     with (DATA / "stackexchange_members.csv").open("rb") as file:
         again = import_members(community=community, file=file)
 
-    assert (again.created, again.updated) == (0, 200)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 200)
     assert members.count() == 200
     assert Identity.objects.filter(community=community, source="stackexchange").count() == 200
 
@@ -532,7 +567,7 @@ def test_an_attribute_value_over_2000_characters_is_an_invalid_row(community):
 
     report = run(community, text, skip_invalid=True)
 
-    assert (report.created, report.skipped) == (1, 2)
+    assert (report.created, report.skipped, report.invalid) == (1, 0, 2)
     assert Member.objects.get().attributes == {"Plan": "Pro", "T-Shirt Size": "M"}
 
 
@@ -567,19 +602,20 @@ def waiting_for_the_import_lock(seconds: float = 10) -> bool:
     return False
 
 
-def race(first, second, *, writer) -> tuple:
+def race(first, second, *, writer, method="flush") -> tuple:
     """Run `first` and `second` on two connections at once: `first` stops after the first
-    `writer.flush` has written its rows, uncommitted, until `second` waits for the import lock.
-    Returns what each returned or raised."""
+    `writer.<method>` has written its rows, uncommitted, until `second` waits for the import
+    lock. Returns what each returned or raised."""
     written, release = threading.Event(), threading.Event()
-    original = writer.flush
+    original = getattr(writer, method)
     outcomes: dict = {}
 
     def flush_then_hold(self):
-        original(self)
+        result = original(self)
         if not written.is_set():  # the first import's first chunk only
             written.set()
             assert release.wait(timeout=30)
+        return result
 
     def run(name, action):
         try:
@@ -590,7 +626,7 @@ def race(first, second, *, writer) -> tuple:
             connection.close()
 
     threads = [threading.Thread(target=run, args=item) for item in [("1", first), ("2", second)]]
-    with mock.patch.object(writer, "flush", flush_then_hold):
+    with mock.patch.object(writer, method, flush_then_hold):
         threads[0].start()
         assert written.wait(timeout=30), "the first import did not reach its writes"
         threads[1].start()
@@ -616,13 +652,16 @@ def test_two_imports_of_the_same_file_at_once_run_one_after_the_other():
     community = CommunityFactory(slug="race-members")
 
     first, second = race(
-        lambda: run(community, RACED), lambda: run(community, RACED), writer=importing._ChunkWriter
+        lambda: run(community, RACED),
+        lambda: run(community, RACED),
+        writer=importing._Merge,
+        method="run",
     )
 
     assert not isinstance(first, Exception), first  # IntegrityError before the lock
     assert not isinstance(second, Exception), second
     assert (first.created, first.updated, first.errors) == (30, 0, [])
-    assert (second.created, second.updated, second.errors) == (0, 30, [])
+    assert (second.created, second.updated, second.unchanged, second.errors) == (0, 0, 30, [])
     assert Member.objects.filter(community=community).count() == 30
     assert Identity.objects.filter(community=community).count() == 30
     assert Member.objects.get(identities__external_id="U7").email == "m7@example.org"
@@ -633,13 +672,14 @@ def test_two_imports_of_the_same_file_at_once_run_one_after_the_other():
 def test_imports_of_two_communities_do_not_wait_for_each_other():
     community, other = CommunityFactory(slug="race-a"), CommunityFactory(slug="race-b")
     written, release = threading.Event(), threading.Event()
-    original = importing._ChunkWriter.flush
+    original = importing._Merge.run
 
     def flush_then_hold(self):
-        original(self)
+        result = original(self)
         if self.community == community:
             written.set()
             assert release.wait(timeout=30)
+        return result
 
     def held_import():
         try:
@@ -648,7 +688,7 @@ def test_imports_of_two_communities_do_not_wait_for_each_other():
             connection.close()
 
     thread = threading.Thread(target=held_import)
-    with mock.patch.object(importing._ChunkWriter, "flush", flush_then_hold):
+    with mock.patch.object(importing._Merge, "run", flush_then_hold):
         thread.start()
         try:
             assert written.wait(timeout=30)
@@ -666,3 +706,183 @@ def test_imports_of_two_communities_do_not_wait_for_each_other():
 def test_the_import_lock_needs_a_transaction():
     with pytest.raises(RuntimeError, match="inside a transaction"):
         locks.import_lock(1)
+
+
+# --- Safe merges --------------------------------------------------------------------------------
+
+
+def test_a_date_more_than_a_day_ahead_is_an_invalid_row(community):
+    soon = (datetime.now(UTC) + timedelta(hours=20)).isoformat()
+    text = f"name,joined_at\nAnn,2030-01-01\nBo,{soon}\n"
+
+    report = run(community, text, skip_invalid=True)
+
+    assert messages(report) == ['line 2: joined_at "2030-01-01" is in the future']
+    assert list(Member.objects.values_list("name", flat=True)) == ["Bo"]  # a time zone ahead
+
+
+def test_a_names_only_file_imported_twice_is_unchanged_the_second_time(community):
+    text = "name,city\nAnn Lee,Oslo\nBo Chen,Lima\n"
+
+    assert run(community, text).created == 2
+    report = run(community, text.replace("Lima", "Quito"))
+
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 1)
+    assert Member.objects.filter(community=community).count() == 2
+    assert Member.objects.get(name="Bo Chen").city == "Quito"
+
+
+def test_a_names_only_row_two_members_share_would_create_a_duplicate(community):
+    MemberFactory(community=community, name="Sam Lee", email="sam1@example.org")
+    MemberFactory(community=community, name="Sam Lee", email="sam2@example.org")
+
+    report = run(community, "name,city\nSam Lee,Oslo\nNew Person,Rome\n")
+
+    assert report.errors == []
+    assert [str(skip) for skip in report.skips] == [
+        'line 2: would create a duplicate: 2 members are called "Sam Lee"; give the row an '
+        "email or an external_id"
+    ]
+    assert (report.created, report.updated, report.skipped) == (1, 0, 1)
+    assert not report.rolled_back
+    assert Member.objects.filter(community=community, name="Sam Lee").count() == 2
+
+
+def test_a_names_only_row_repeating_an_earlier_new_one_is_skipped(community):
+    report = run(community, "name\nAnn Lee\nAnn Lee\n")
+
+    assert [str(skip) for skip in report.skips] == [
+        "line 3: would create a duplicate of the member on line 2"
+    ]
+    assert Member.objects.filter(community=community, name="Ann Lee").count() == 1
+
+
+def test_a_names_only_row_matches_by_exact_name_only(community):
+    MemberFactory(community=community, name="Ann Lee", email="ann@example.org", city="")
+
+    report = run(community, "name,city\nann lee,Oslo\nAnn Lee,Rome\n")
+
+    # "ann lee" is not exactly anyone's name: a new member; "Ann Lee" is Ann.
+    assert (report.created, report.updated) == (1, 1)
+    assert Member.objects.get(email="ann@example.org").city == "Rome"
+
+
+def test_an_email_in_other_letter_case_is_not_rewritten_but_a_new_one_is(community):
+    member = MemberFactory(community=community, email="Ann.Lee@Example.org")
+    IdentityFactory(member=member, source="slack", external_id="U1")
+
+    report = run(community, "source,external_id,email\nslack,U1,ann.lee@example.org\n")
+
+    assert (report.updated, report.unchanged) == (0, 1)
+    member.refresh_from_db()
+    assert member.email == "Ann.Lee@Example.org"
+
+    run(community, "source,external_id,email\nslack,U1,ann@new.example\n")
+
+    member.refresh_from_db()
+    assert member.email == "ann@new.example"
+
+
+def test_a_mapping_reads_aliases_and_first_and_last_names(community):
+    text = (
+        "First Name,Last Name,E-mail,Organization,Position,Created At,Last Seen\n"
+        "Ann,Lee,ann@example.org,Acme,Designer,2024-03-01,2024-05-01\n"
+    )
+
+    assert run(community, text).created == 1
+
+    ann = Member.objects.get()
+    assert (ann.name, ann.email, ann.company_name, ann.job_title) == (
+        "Ann Lee",
+        "ann@example.org",
+        "Acme",
+        "Designer",
+    )
+    assert ann.joined_at == datetime(2024, 3, 1, tzinfo=UTC)
+    assert ann.last_seen_at == datetime(2024, 5, 1, tzinfo=UTC)
+    assert ann.attributes == {}
+
+
+@pytest.mark.parametrize(
+    ("date_format", "expected"),
+    [
+        ("day_first", datetime(2025, 12, 1, tzinfo=UTC)),
+        ("month_first", datetime(2025, 1, 12, tzinfo=UTC)),
+    ],
+)
+def test_a_declared_date_format_reads_slashed_dates(community, date_format, expected):
+    run(community, "name,joined_at\nAnn,01/12/2025\n", date_format=date_format)
+
+    assert Member.objects.get().joined_at == expected
+
+
+def test_a_slashed_date_without_a_declared_format_is_never_guessed(community):
+    report = run(community, "name,joined_at\nAnn,01/12/2025\n")
+
+    assert messages(report) == [
+        'line 2: joined_at "01/12/2025" is not ISO 8601: choose day first or month first for '
+        "this file's dates"
+    ]
+
+
+def test_a_mapping_can_ignore_a_column_and_rename_another(community):
+    text = "Handle,Secret,name\nann_l,hunter2,Ann\n"
+
+    run(community, text, mapping={"Handle": "external_id", "Secret": "ignore"})
+
+    ann = Member.objects.get()
+    assert ann.attributes == {}
+    assert list(ann.identities.values_list("source", "external_id")) == [("csv", "ann_l")]
+
+
+def test_a_mapping_that_feeds_one_field_twice_is_a_file_error(community):
+    with pytest.raises(ImportFileError, match="both mapped to email"):
+        run(community, "email,E-mail\na@example.org,b@example.org\n", mapping={"E-mail": "email"})
+
+
+def test_an_xlsx_workbook_imports_like_a_csv(community):
+    openpyxl = pytest.importorskip("openpyxl")
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["Name", "Email", "Member ID", "Joined"])
+    sheet.append(["Ann Lee", "ann@example.org", 1042, datetime(2024, 3, 1)])  # noqa: DTZ001
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    buffer.seek(0)
+
+    report = import_members(community=community, file=buffer)
+
+    assert (report.created, report.errors) == (1, [])
+    ann = Member.objects.get()
+    assert (ann.name, ann.email, ann.joined_at) == (
+        "Ann Lee",
+        "ann@example.org",
+        datetime(2024, 3, 1, tzinfo=UTC),
+    )
+    assert list(ann.identities.values_list("external_id", flat=True)) == ["1042"]
+
+
+def test_a_dry_run_counts_and_writes_nothing(community):
+    MemberFactory(community=community, email="ann@example.org", city="Oslo")
+
+    report = import_members(
+        community=community,
+        file=io.BytesIO(b"email,city\nann@example.org,Rome\nbo@example.org,Lima\n"),
+        dry_run=True,
+    )
+
+    assert (report.created, report.updated, report.dry_run) == (1, 1, True)
+    assert Member.objects.filter(community=community).count() == 1
+    assert Member.objects.get().city == "Oslo"
+
+
+def test_progress_is_reported_as_rows_are_read(community, monkeypatch):
+    monkeypatch.setattr(staging, "BATCH_ROWS", 100)
+    seen = []
+    rows = "".join(f"Member {n}\n" for n in range(250))
+
+    import_members(
+        community=community, file=io.BytesIO(f"name\n{rows}".encode()), progress=seen.append
+    )
+
+    assert seen == [100, 200, 250]

@@ -30,6 +30,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.http import HttpResponseBase
 from django.test import Client
@@ -46,7 +47,8 @@ from members import importing as member_importing
 from members import table
 from members.filters import MemberFilter
 from members.forms import ImportForm
-from members.models import Community
+from members.merging import FIELDS as MERGE_FIELDS
+from members.models import Community, ImportJob
 from members.paging import encode_cursor
 from segments import refresh, rules, services
 from segments.builder import UNITS
@@ -105,6 +107,7 @@ class Town:
     others: tuple[int, ...]  # globex's member, segment and kind
     texts: tuple[str, ...]  # names, emails, companies, cities of acme's members
     cursors: tuple[str, ...]  # real paging cursors of several sort columns
+    jobs: tuple[int, ...] = ()  # import jobs: one checked and waiting, one done
 
     @property
     def segments(self) -> tuple[int, ...]:
@@ -219,7 +222,21 @@ def _build_town(community: Community, other: Community) -> Town:
         encode_cursor(None, first.pk),
         encode_cursor(Decimal("1.25"), first.pk),
     ]
+    waiting = ImportJob.objects.create(
+        community=community, importer="members", file_name="crm.csv", status="ready"
+    )
+    waiting.file.save(
+        "upload.csv", ContentFile(b"Full Name,E-mail,Tier\nAnn,ann@example.org,Gold\n")
+    )
+    done = ImportJob.objects.create(
+        community=community,
+        importer="activities",
+        file_name="activities.csv",
+        status="done",
+        problems=[[2, "invalid", 'unknown kind "posted"']],
+    )
     return Town(
+        jobs=(waiting.pk, done.pk),
         slug=community.slug,
         members=tuple(member.pk for member in members),
         smart=(smart.pk, nested.pk),
@@ -436,16 +453,28 @@ def params(town: Town) -> dict[str, Param]:
         "segment": identifiers(town, town.segments),
         "weeks": number(["12", "26", "52"]),
         "importer": choice(["members", "activities"]),
+        # An import job's page: its buttons and its mapping form.
+        "date_format": choice(["iso", "day_first", "month_first"]),
+        "blank": choice(["keep", "clear"]),
+        "encoding": choice(["utf-8", "utf-16", "windows-1252"]),
+        "skip_invalid": choice(["on"]),
+        **{
+            f"map_{n}": choice(["name", "email", "ignore", "attribute", "joined_at"])
+            for n in range(3)
+        },
         "then": choice(["segments"]),
         "direction": choice(["up", "down"]),
         "pinned": choice(["1", "0", "on"]),
         "member": identifiers(town, town.members),
-        "action": choice(["remove", "add"]),
+        # The profile's segment buttons, and an import job's page.
+        "action": choice(["remove", "add", "check", "import", "cancel"]),
         "entries": text(texts, ["\n".join(texts), ", ".join(texts), "Sam Lee"], comma_list()),
         "next": text([f"/c/{town.slug}/", "/"]),
         "username": text(["alice", "amy", "nobody"]),
         "password": text(["correct horse battery staple", "wrong"]),
         "attributes": number(["1", "2", "50"]),  # the profile's page of attributes
+        "confirm": choice(["on"]),  # the merge screen's "cannot be undone" checkbox
+        **{f"field_{name}": choice(["kept", "merged"]) for name in MERGE_FIELDS},
     }
     for name in MEMBER_LIST:
         if name.endswith(("_after", "_before")):
@@ -752,6 +781,8 @@ def reads(*names: str, required: Sequence[str] = ()) -> Body:
 
 
 MEMBERS = lambda town: town.members  # noqa: E731
+JOBS = lambda town: town.jobs  # noqa: E731
+JOB_FORM = ("action", "date_format", "blank", "encoding", "skip_invalid", "map_0", "map_1", "map_2")
 MANUAL = lambda town: town.manual + town.smart  # noqa: E731
 
 VIEWS: dict[str, Spec] = {
@@ -769,6 +800,14 @@ VIEWS: dict[str, Spec] = {
     "members:list": Spec(query=reads(*MEMBER_LIST)),
     "members:detail": Spec(query=reads("attributes"), pool=MEMBERS),
     "members:imports": Spec(methods=("GET", "POST"), query=reads("importer")),
+    "members:import_job": Spec(methods=("GET", "POST"), body=reads(*JOB_FORM), pool=JOBS),
+    "members:import_job_report": Spec(pool=JOBS),
+    "members:duplicates": Spec(query=reads("after")),
+    "members:merge": Spec(
+        methods=("GET", "POST"),
+        body=reads("confirm", *(f"field_{name}" for name in MERGE_FIELDS)),
+        pool=MEMBERS,
+    ),
     "engagement:dashboard": Spec(query=reads("weeks")),
     "engagement:kinds": Spec(methods=("GET", "POST"), body=kinds_formset, role="admin"),
     "segments:list": Spec(),

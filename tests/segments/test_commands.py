@@ -575,7 +575,9 @@ def test_export_members_writes_every_column(community, people, tmp_path):
 
     assert status == 0
     assert out == f"Wrote 5 members to {out_path}.\n"
-    raw = out_path.read_bytes().decode("utf-8")
+    data = out_path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark, for Excel
+    raw = data.decode("utf-8-sig")
     assert raw.startswith(
         "name,email,external_ids,company_name,job_title,location,city,country,joined_at,"
         "last_seen_at,frequency_score,recency_score,impact_score,engagement_score\r\n"

@@ -175,7 +175,7 @@ def test_an_export_streams_under_its_own_time_limit(alice_client, community, men
     views.exports.member_rows = rows
     try:
         response = alice_client.get(url("export", community, mentors.pk))
-        assert b"".join(response.streaming_content) == b"name\r\n"
+        assert b"".join(response.streaming_content) == b"\xef\xbb\xbfname\r\n"
     finally:
         views.exports.member_rows = original
     assert seen == ["12500ms"]

@@ -8,7 +8,8 @@ import html as html_module
 import io
 import json
 import re
-from datetime import timedelta
+import zoneinfo
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -699,11 +700,13 @@ def test_export_csv_has_the_segments_members_with_escaped_cells(alice_client, co
     response = alice_client.get(reverse("segments:export", args=[community.slug, segment.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
+    day = timezone.localdate(timezone=zoneinfo.ZoneInfo(community.timezone)).isoformat()
     assert response["Content-Disposition"] == (
-        f'attachment; filename="acme-{segment.pk}-members.csv"'
+        f"attachment; filename=\"acme-people-{day}.csv\"; filename*=UTF-8''acme-people-{day}.csv"
     )
-    body = b"".join(response.streaming_content).decode()
-    table = list(csv.DictReader(io.StringIO(body)))
+    content = b"".join(response.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbfname,email,")  # a UTF-8 byte-order mark first
+    table = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     assert {row["name"] for row in table} == {
         "Ada Lovelace",
         "Bea Boole",
@@ -715,6 +718,36 @@ def test_export_csv_has_the_segments_members_with_escaped_cells(alice_client, co
     ada = next(row for row in table if row["email"] == "ada@example.org")
     assert ada["impact_score"] == "2.50"
     assert ada["entered_at"].endswith("Z")
+
+
+def test_an_exported_accented_name_round_trips(alice_client, community, people):
+    MemberFactory(community=community, name="Zoë Müller-Łukasiewicz", company_name="Acme")
+    segment = smart(community, "Acme people", company_is("Acme"))
+
+    response = alice_client.get(reverse("segments:export", args=[community.slug, segment.pk]))
+
+    content = b"".join(response.streaming_content)
+    assert content[:3] == b"\xef\xbb\xbf"
+    assert "Zoë Müller-Łukasiewicz".encode() in content
+    rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"), newline="")))
+    assert next(iter(rows[0])) == "name"  # the mark is not part of the first column's name
+    assert "Zoë Müller-Łukasiewicz" in {row["name"] for row in rows}
+
+
+def test_the_export_is_named_after_the_segment_and_the_community_s_day(
+    alice_client, community, monkeypatch
+):
+    community.timezone = "Pacific/Auckland"  # 13 hours ahead of UTC in December
+    community.save()
+    segment = manual(community, "Käufer & Kunden: 2026!")
+    monkeypatch.setattr(timezone, "now", lambda: datetime(2026, 12, 5, 11, 30, tzinfo=UTC))
+
+    response = alice_client.get(reverse("segments:export", args=[community.slug, segment.pk]))
+
+    assert response["Content-Disposition"] == (
+        'attachment; filename="kaufer-kunden-2026-2026-12-06.csv"; '
+        "filename*=UTF-8''kaufer-kunden-2026-2026-12-06.csv"
+    )
 
 
 # --- Manual add and remove ----------------------------------------------------------------------

@@ -1,6 +1,5 @@
 from django.core.management.base import CommandParser
 
-from engagement.importing import import_activities
 from engagement.management.reporting import score_and_report
 from members.management.csv_command import CsvImportCommand
 
@@ -11,7 +10,7 @@ class Command(CsvImportCommand):
         "(an unknown member or kind among them); every bad row is reported with its line number. "
         "Activities already imported (same source and external_id) are left alone."
     )
-    file_help = "Activities CSV file (UTF-8, with a header)"
+    importer_slug = "activities"
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
@@ -20,9 +19,6 @@ class Command(CsvImportCommand):
             action="store_true",
             help="Do not score the community after the import (the periodic scoring will).",
         )
-
-    def import_file(self, *, community, file, skip_invalid):
-        return import_activities(community=community, file=file, skip_invalid=skip_invalid)
 
     def after_import(self, community, report, *, no_score: bool = False, **options) -> None:
         if not no_score:

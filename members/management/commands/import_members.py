@@ -1,13 +1,10 @@
-from members.importing import import_members
 from members.management.csv_command import CsvImportCommand
 
 
 class Command(CsvImportCommand):
     help = (
-        "Create or update members from a CSV file. By default nothing is written when any row "
-        "is invalid; every bad row is reported with its line number."
+        "Create or update members from a CSV or XLSX file. By default nothing is written when "
+        "any row is invalid; every bad row is reported with its line number. Empty cells keep "
+        "stored values unless --blank clear."
     )
-    file_help = "Members CSV file (UTF-8, with a header)"
-
-    def import_file(self, *, community, file, skip_invalid):
-        return import_members(community=community, file=file, skip_invalid=skip_invalid)
+    importer_slug = "members"

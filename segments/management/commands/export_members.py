@@ -10,7 +10,8 @@ from segments.models import Segment
 class Command(BaseCommand):
     help = (
         "Write a community's members, or one segment's with the date each entered it, as CSV "
-        "(DESIGN §8), in member id order."
+        "(DESIGN §8), in member id order. A file (-o) starts with a UTF-8 byte-order mark, so "
+        "that Excel reads accented names right; standard output has none, for other programs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -35,7 +36,7 @@ class Command(BaseCommand):
                     f"(its segments: {names or 'none'}). Nothing was written."
                 )
         if output is None:
-            write_members_csv(self.stdout, community, segment=chosen)
+            write_members_csv(self.stdout, community, segment=chosen, bom=False)
             return
         try:
             with output.open("w", encoding="utf-8", newline="") as out:
