@@ -45,6 +45,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .csv_import import (
+    MAX_COLUMNS,
     ImportFileError,
     ImportReport,
     list_names,
@@ -271,6 +272,11 @@ def _read_header(reader: Any, options: ImportOptions) -> _Header:
                 f"Column {position} of the header (line 1) is named in {len(column):,} "
                 f"characters; an attribute's name may have at most {MAX_ATTRIBUTE_KEY_CHARS}."
             )
+    if len(columns) > MAX_COLUMNS:  # ignored ones too: the mapping form shows each
+        raise ImportFileError(
+            f"The header (line 1) has {len(columns):,} columns; a file may have at most "
+            f"{MAX_COLUMNS}."
+        )
     if not header.fields & {"name", "first_name", "last_name", "email"}:
         raise ImportFileError(
             "The first line must be a header naming the columns, with at least a name or an "

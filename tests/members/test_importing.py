@@ -886,3 +886,11 @@ def test_progress_is_reported_as_rows_are_read(community, monkeypatch):
     )
 
     assert seen == [100, 200, 250]
+
+
+def test_a_file_of_more_than_200_columns_is_refused_even_when_ignored(community):
+    header = ",".join(["name", *(f"c{i}" for i in range(200))])
+    ignored = {f"c{i}": "ignore" for i in range(200)}
+
+    with pytest.raises(ImportFileError, match="has 201 columns; a file may have at most 200"):
+        run(community, f"{header}\nAnn{',' * 200}\n", mapping=ignored)
