@@ -27,9 +27,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import strip_tags
 
-from members.csv_import import ImportReport, parse_datetime
 from members.locks import import_lock
+from members.mapping import parse_datetime
 from members.models import Community, Identity, Member
+from members.reports import ImportReport
 from members.signals import members_changed
 
 from .importing import ActivityRow, ActivityWriter

@@ -1,10 +1,11 @@
-"""What every CSV importer shares (DESIGN §8): the report, file-level and row errors, reading the
-header, numbering records by the physical line they start on, and parsing ISO 8601 dates.
+"""What every importer shares to read a table (README "Imports"): file-level errors, reading the
+header, and numbering records by the physical line they start on.
 
 An importer opens the caller's binary file with `open_table` (a CSV in one of ENCODINGS, or an
 Excel workbook's first sheet), or `open_csv`/`open_xlsx` directly, reads the header with
 `read_header`, then walks `numbered_records`; problems with the file as a whole raise
-`ImportFileError`, problems with one row go into the `ImportReport` as `RowError`s.
+`ImportFileError`, problems with one row go into the `ImportReport` (members/reports.py).
+Dates are read by members/mapping.py.
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from datetime import time as dt_time
 from typing import IO, Any, Protocol
-
-from .reports import ImportReport, RowError  # noqa: F401  (re-exported for the importers)
 
 
 class ImportFileError(Exception):
@@ -551,22 +550,6 @@ def numbered_records(reader: TableReader) -> Iterator[tuple[int, list[str]]]:
         if not any(cell.strip() for cell in cells):
             continue  # Blank lines, and spreadsheets' trailing ",,,," rows, are not rows.
         yield reader.start_line, cells
-
-
-def parse_datetime(column: str, value: str) -> datetime | None:
-    """An ISO 8601 date or date-time; no offset means UTC. Empty means unknown.
-
-    Raises ValueError with a message naming the column and the value.
-    """
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)  # A date alone gives midnight.
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ValueError(f"{column} {quote(value)} is not an ISO 8601 date or date-time") from None
 
 
 def quote(value: str, limit: int = 60) -> str:

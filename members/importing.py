@@ -47,7 +47,6 @@ from django.utils import timezone
 from .csv_import import (
     MAX_COLUMNS,
     ImportFileError,
-    ImportReport,
     list_names,
     numbered_records,
     open_table,
@@ -65,6 +64,7 @@ from .mapping import (
     resolve_mapping,
 )
 from .models import Community, Identity, Member
+from .reports import ImportReport
 from .signals import members_changed
 from .staging import StageTable
 
