@@ -251,12 +251,7 @@ def report_lines(job: ImportJob) -> Iterable[str]:
             text = io.TextIOWrapper(stored, encoding="utf-8", newline="")
             yield from text
         return
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["line", "problem", "message"])
-    for line, kind, message in job.problems:
-        writer.writerow([line, kind, message])
-    yield buffer.getvalue()
+    yield _report_csv(job.problems).decode()
 
 
 # The job's steps ---------------------------------------------------------------------------
