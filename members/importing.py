@@ -167,6 +167,7 @@ def import_members(
             stage.index("line")
             with transaction.atomic():
                 import_lock(community.pk)  # another import of the community finishes first
+                stage.plan_for_bulk(report.rows_read)
                 written = _Merge(community, header, options, stage, report).run()
                 if (report.errors and not skip_invalid) or dry_run:
                     transaction.set_rollback(True)
