@@ -116,18 +116,8 @@ _STAGE_COLUMNS = [
     ("first_line", "int"),  # the line a repeat repeats
 ]
 _WRITTEN = [name for name, _ in _STAGE_COLUMNS[:-2]]
-# What the insert reads of a staged row, besides its member.
-_MERGED = [
-    "line",
-    "kind_id",
-    "initiated",
-    "occurred_at",
-    "source",
-    "external_id",
-    "channel",
-    "title",
-    "url",
-]
+# The columns the insert copies from the stage.
+_INSERTED = ["kind_id", "occurred_at", "source", "external_id", "channel", "title", "url"]
 
 Progress = Callable[[int], object]
 
@@ -407,11 +397,22 @@ def _max_length(column: str) -> int | None:
 class _Merge:
     """The set-based statements that merge the staged rows into the community's activities.
 
-    A stored activity is looked up by (community, source, external_id) with the condition of
-    the partial unique index activity_unique_external_id, `NOT (external_id = '')`, so that the
-    index can serve: neither database uses a partial index for a query that does not imply its
-    condition, and SQLite needs it written as the index writes it (`external_id <> ''` does not
-    do). A member is looked up by email likewise, for member_email_unique_per_community.
+    Each row's member and its stored activity are found by a lookup per row through a unique
+    index: Identity's (community, source, external_id), Member's (community, LOWER(email)) and
+    Activity's (community, source, external_id). Such a plan costs the same whatever the
+    statistics say. Joins were planned from them, and a community whose members or activities
+    were just written looks empty to them (autovacuum analyzes a big table late): PostgreSQL
+    then compared every staged row with every stored activity, 10^10 comparisons for a
+    re-import of 100,000 rows. For the same reason the lookups do not show the planner which
+    community they are for (_ANY_COMMUNITY): to statistics that see one row of the community,
+    the index on community_id alone is as cheap as the unique one, and it chose it, to scan the
+    community's 100,000 activities once per staged row. Planned for any community, the unique
+    index (one row) is far cheaper than one community's share of the table.
+
+    Two of the indexes are partial, so the lookups carry their conditions, `NOT (email = '')`
+    and `NOT (external_id = '')`: neither database uses a partial index for a query that does
+    not imply its condition, and SQLite needs it written as the index writes it
+    (`external_id <> ''` does not do).
     """
 
     def __init__(
@@ -453,15 +454,12 @@ class _Merge:
         return len(found)
 
     def _report_unknown_members(self) -> int:
-        s, community = self.stage, self.community.pk
+        s = self.stage
+        member, params = self._member
         found = self._rows(
-            f"UPDATE {s} SET action = 'unknown' WHERE action IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {_table(Identity)} i WHERE i.community_id = %s "
-            f"AND i.source = {s}.source AND i.external_id = {s}.member_external_id) "
-            f"AND NOT EXISTS (SELECT 1 FROM {_table(Member)} m WHERE m.community_id = %s "
-            f"AND NOT (m.email = '') AND LOWER(m.email) = {self._email_lower}) "
+            f"UPDATE {s} SET action = 'unknown' WHERE action IS NULL AND {member} IS NULL "
             f"RETURNING line, source, member_external_id, member_email",
-            [community, community],
+            params,
         )
         for line, source, member_external_id, member_email in found:
             label = (
@@ -474,37 +472,22 @@ class _Merge:
 
     def _insert(self) -> tuple[int, set[int]]:
         """Add the activities not stored yet: how many, and the members who got an initiated
-        one."""
+        one. (Every row left has a member: _report_unknown_members marked the others.)"""
         s, community = self.stage, self.community.pk
-        staged = ", ".join(f"{s}.{name}" for name in _MERGED)
-        identity = (
-            f"i.community_id = %s AND i.source = {s}.source "
-            f"AND i.external_id = {s}.member_external_id"
-        )
-        # Each row with its member: by identity, else by email. Two inner joins, not two outer
-        # ones: with those PostgreSQL may hash the stage by email, most rows' NULL email
-        # making one bucket of them.
-        resolved = (
-            f"SELECT i.member_id, {staged} FROM {s} JOIN {_table(Identity)} i ON {identity} "
-            f"WHERE {s}.action IS NULL "
-            f"UNION ALL SELECT m.id, {staged} FROM {s} JOIN {_table(Member)} m "
-            f"ON m.community_id = %s AND NOT (m.email = '') AND LOWER(m.email) = "
-            f"{self._email_lower} WHERE {s}.action IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {_table(Identity)} i WHERE {identity})"
-        )
+        member, member_params = self._member
         fresh = (
-            f"FROM ({resolved}) r WHERE NOT EXISTS (SELECT 1 FROM {_table(Activity)} a "
-            f"WHERE a.community_id = %s AND NOT (a.external_id = '') AND a.source = r.source "
-            f"AND a.external_id = r.external_id)"
+            f"FROM {s} WHERE {s}.action IS NULL AND ({s}.external_id = '' OR ("
+            f"SELECT 1 FROM {_table(Activity)} a WHERE a.community_id = {_ANY_COMMUNITY} "
+            f"AND NOT (a.external_id = '') AND a.source = {s}.source "
+            f"AND a.external_id = {s}.external_id) IS NULL)"
         )
-        fresh_params = [community] * 4
+        staged = ", ".join(f"{s}.{name}" for name in _INSERTED)
         insert = (
-            f"INSERT INTO {_table(Activity)} (community_id, member_id, kind_id, occurred_at, "
-            f"source, external_id, channel, title, url, created_at) "
-            f"SELECT %s, r.member_id, r.kind_id, r.occurred_at, r.source, r.external_id, "
-            f"r.channel, r.title, r.url, %s {fresh} ORDER BY r.line"
+            f"INSERT INTO {_table(Activity)} (community_id, member_id, "
+            f"{', '.join(_INSERTED)}, created_at) "
+            f"SELECT %s, {member}, {staged}, %s {fresh} ORDER BY {s}.line"
         )
-        params = [community, self._now, *fresh_params]
+        params = [community, *member_params, self._now, community]
         if self.postgres:
             # One pass: what was inserted, counted by member.
             counts = self._rows(
@@ -516,7 +499,9 @@ class _Merge:
             created = sum(count for _, count, _ in counts)
             return created, {member_id for member_id, _, initiated in counts if initiated}
         # SQLite has no INSERT in WITH: the members first, then the insert.
-        initiated = self._rows(f"SELECT DISTINCT r.member_id {fresh} AND r.initiated", fresh_params)
+        initiated = self._rows(
+            f"SELECT DISTINCT {member} {fresh} AND {s}.initiated", [*member_params, community]
+        )
         with connection.cursor() as cursor:
             cursor.execute(insert, params)
             created = cursor.rowcount
@@ -525,10 +510,20 @@ class _Merge:
     # Helpers.
 
     @property
-    def _email_lower(self) -> str:
+    def _member(self) -> tuple[str, list]:
+        """SQL for a staged row's member, by identity, else by email; and its parameters."""
+        s, community = self.stage, self.community.pk
         # On SQLite a TEXT column compared with LOWER(...) would apply its affinity to the
         # comparison, and the expression index would not serve; unary + drops the affinity.
-        return ("" if self.postgres else "+") + f"{self.stage}.member_email_lower"
+        email = ("" if self.postgres else "+") + f"{s}.member_email_lower"
+        sql = (
+            f"COALESCE((SELECT i.member_id FROM {_table(Identity)} i "
+            f"WHERE i.community_id = {_ANY_COMMUNITY} AND i.source = {s}.source "
+            f"AND i.external_id = {s}.member_external_id), "
+            f"(SELECT m.id FROM {_table(Member)} m WHERE m.community_id = {_ANY_COMMUNITY} "
+            f"AND NOT (m.email = '') AND LOWER(m.email) = {email}))"
+        )
+        return sql, [community, community]
 
     @property
     def _now(self) -> object:
@@ -538,6 +533,11 @@ class _Merge:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
+
+
+# The community's id as a parameter the planner does not see: `(SELECT %s)` is computed once,
+# at execution (PostgreSQL's InitPlan), so the plan is made for a community of average size.
+_ANY_COMMUNITY = "(SELECT %s)"
 
 
 def _table(model: type) -> str:

@@ -538,3 +538,29 @@ def test_a_url_of_a_known_host_skips_the_regular_expression(monkeypatch):
     assert valid == [True, True, True]
     assert calls == ["https://example.org/t/0?page=2#post-0"]
     assert not parser._valid_url("https://example.org/t/3 4")
+
+
+def plan(sql, params):
+    """The plan of a statement, with sequential scans made too dear to choose on PostgreSQL
+    (the test's tables are tiny): what shows is which indexes the statement can use."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}", params)
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        return "\n".join(str(row[-1]) for row in cursor.fetchall())
+
+
+def plans_of(action, *starts):
+    """The plans of the statements starting with one of `starts` that `action` runs."""
+    plans = []
+
+    def explain_first(execute, sql, params, many, context):
+        if not many and sql.startswith(starts):
+            plans.append(plan(sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain_first):
+        action()
+    return plans
