@@ -22,6 +22,7 @@ from tests.factories import (
     MemberFactory,
     SegmentFactory,
 )
+from tests.segments.test_membership_lock import in_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -413,20 +414,6 @@ def test_unknown_fields_and_choices_are_refused(community, kept, merged, fields,
 # --- Concurrency (PostgreSQL: two connections) ----------------------------------------------
 
 
-def _in_thread(target) -> tuple[threading.Thread, list]:
-    outcome: list = []
-
-    def run():
-        try:
-            outcome.append(target())
-        except Exception as error:  # reported by the test
-            outcome.append(error)
-        finally:
-            connection.close()
-
-    return threading.Thread(target=run), outcome
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_merges_of_the_same_member_at_once_merge_it_once():
@@ -446,7 +433,7 @@ def test_two_merges_of_the_same_member_at_once_merge_it_once():
 
         return run
 
-    threads = [_in_thread(merge_into(kept)), _in_thread(merge_into(other_kept))]
+    threads = [in_thread(merge_into(kept)), in_thread(merge_into(other_kept))]
     for thread, _ in threads:
         thread.start()
     for thread, _ in threads:
@@ -499,12 +486,10 @@ def test_a_merge_waits_for_a_manual_add_of_the_merged_member_and_moves_it():
             adding.set()
             assert release.wait(timeout=20)
 
-    adder, added = _in_thread(add_and_hold)
+    adder, added = in_thread(add_and_hold)
     adder.start()
     assert adding.wait(timeout=20)
-    merger, outcome = _in_thread(
-        lambda: member_merge(community=community, kept=kept, merged=merged)
-    )
+    merger, outcome = in_thread(lambda: member_merge(community=community, kept=kept, merged=merged))
     merger.start()
     merger.join(timeout=1.5)
     assert merger.is_alive(), "the merge did not wait for the add in flight"
