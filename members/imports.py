@@ -50,7 +50,8 @@ class Importer:
     matching: str  # how rows find what they update, in a sentence or two
     counts: tuple[tuple[str, str], ...]  # (label, ImportReport attribute) for the report
     command: str  # the management command that does the same
-    # Called after an import that wrote something (not rolled back), inside its transaction.
+    # Called by an import job (members/jobs.py) after an import that wrote something (not
+    # rolled back), once its transaction has committed; the commands do their own follow-up.
     after_import: Callable[[Community], None] | None = field(default=None, compare=False)
 
     @property
