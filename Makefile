@@ -21,7 +21,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DEBUG=true $(BIN)/mypy community_os members engagement segments demo
+	DEBUG=true $(BIN)/mypy community_os members engagement platforms segments demo
 
 # Benchmarks (bench/README.md): PostgreSQL only, in their own database, e.g.
 #   make bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/communityos_bench

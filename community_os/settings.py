@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "community_os",
     "members",
     "engagement",
+    "platforms",
     "segments",
     "demo",
 ]

@@ -584,8 +584,7 @@ class ActivityWriter:
         self.report = report
         self.chunk_size = chunk_size or CHUNK_SIZE
         self.pending: list[ActivityRow] = []
-        # Members with a new initiated activity: their last_seen_at may move forward.
-        self.initiated_member_ids: set[int] = set()
+        self.member_ids: set[int] = set()  # members with a new activity
         self.created_by_kind: Counter[str] = Counter()
 
     def add(self, row: ActivityRow) -> None:
@@ -625,8 +624,7 @@ class ActivityWriter:
                     url=row.url,
                 )
             )
-            if row.kind.initiated:
-                self.initiated_member_ids.add(member_id)
+            self.member_ids.add(member_id)
         Activity.objects.bulk_create(activities)
         self.report.created += len(activities)
         self.created_by_kind.update(row.kind.slug for row in written)

@@ -25,7 +25,6 @@ ACTIVITIES = Importer(
         "whose source and external_id were imported before is left alone, so importing the "
         "same file again adds nothing. Scores are updated after the import."
     ),
-    counts=(("Activities created", "created"), ("Already imported", "unchanged")),
     command="import_activities",
     after_import=rescore_later,
 )

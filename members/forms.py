@@ -6,17 +6,10 @@ from .mapping import ATTRIBUTE, BLANKS, DATE_FORMATS, IGNORE, ImportOptions, Pre
 
 
 class ImportForm(forms.Form):
-    """An upload for one importer of members/imports.py; the file is labelled for it."""
+    """An upload for one importer of members/imports.py; the file is labelled for it, and a
+    table's text encoding may be chosen."""
 
-    file = forms.FileField(
-        label="File",
-        widget=forms.FileInput(
-            attrs={
-                "accept": ".csv,text/csv,.xlsx,"
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            }
-        ),
-    )
+    file = forms.FileField(label="File")
     encoding = forms.ChoiceField(
         label="Text encoding of a CSV file",
         choices=list(ENCODINGS.items()),
@@ -25,9 +18,12 @@ class ImportForm(forms.Form):
         help_text="UTF-16 with a byte-order mark is recognised by itself.",
     )
 
-    def __init__(self, *args, file_label: str = "File", **kwargs) -> None:
+    def __init__(self, *args, importer: Importer, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["file"].label = file_label
+        self.fields["file"].label = importer.file_label
+        self.fields["file"].widget.attrs["accept"] = importer.accept
+        if importer.export is not None:
+            del self.fields["encoding"]  # the platform's own format says
 
 
 class MappingForm(forms.Form):

@@ -36,13 +36,12 @@ def imports(request: CommunityRequest) -> HttpResponse:
     engagement registers); `?importer=<slug>` picks one, members by default.
     """
     importer = _importer(request.GET.get("importer") or "members")
-    label = importer.file_label
-    form = ImportForm(file_label=label)
+    form = ImportForm(importer=importer)
     refused = ""
     if request.method == "POST" and _too_big(request):
         refused = _too_big_message()
     elif request.method == "POST":
-        form = ImportForm(request.POST, request.FILES, file_label=label)
+        form = ImportForm(request.POST, request.FILES, importer=importer)
         if form.is_valid():
             try:
                 job = jobs.job_create(
@@ -50,7 +49,7 @@ def imports(request: CommunityRequest) -> HttpResponse:
                     importer=importer,
                     upload=form.cleaned_data["file"],
                     by=request.user,
-                    options=ImportOptions(encoding=form.cleaned_data["encoding"] or "utf-8"),
+                    options=ImportOptions(encoding=form.cleaned_data.get("encoding") or "utf-8"),
                 )
             except ImportFileError as exc:
                 form.add_error("file", str(exc))
@@ -85,7 +84,11 @@ def import_job(request: CommunityRequest, pk: int) -> HttpResponse:
         return render(request, "members/import_job.html#import-job-status", {"job": job})
     importer = _importer(job.importer)
     preview, preview_error, form = None, "", None
-    if job.file and job.status in (ImportJob.Status.READY, ImportJob.Status.FAILED):
+    if (
+        importer.preview is not None
+        and job.file
+        and job.status in (ImportJob.Status.READY, ImportJob.Status.FAILED)
+    ):
         try:
             preview = jobs.job_preview(job)
         except ImportFileError as exc:
@@ -95,7 +98,7 @@ def import_job(request: CommunityRequest, pk: int) -> HttpResponse:
     if preview is not None:
         form = _mapping_form(job, importer, preview, request.POST or None)
     if request.method == "POST":
-        response = _act(request, job, form, preview)
+        response = _act(request, job, importer, form, preview)
         if response is not None:
             return response
     return render(
@@ -122,7 +125,11 @@ def import_job_report(request: CommunityRequest, pk: int) -> StreamingHttpRespon
 
 
 def _act(
-    request: CommunityRequest, job: ImportJob, form: MappingForm | None, preview: Preview | None
+    request: CommunityRequest,
+    job: ImportJob,
+    importer: Importer,
+    form: MappingForm | None,
+    preview: Preview | None,
 ) -> HttpResponse | None:
     """Do what the job page's buttons ask; a response, or None to show the page again."""
     action = request.POST.get("action")
@@ -131,6 +138,8 @@ def _act(
             jobs.job_cancel(job)
             messages.success(request, "The import was cancelled; nothing was imported.")
             return redirect("members:imports", request.community.slug)
+        if importer.export is not None:
+            return _act_on_export(request, job, action)
         if action not in ("check", "import") or form is None or preview is None:
             raise jobs.ImportJobError("This import cannot be changed any more.")
         if not form.is_valid():
@@ -151,6 +160,23 @@ def _act(
             jobs.job_set_options(job, options=options, skip_invalid=skip_invalid)
     except jobs.ImportJobError as exc:
         messages.error(request, str(exc))
+    return redirect(job)
+
+
+def _act_on_export(request: CommunityRequest, job: ImportJob, action: str | None) -> HttpResponse:
+    """An export has no mapping: import what the check found, or check it again with invalid
+    entries skipped or not."""
+    skip_invalid = request.POST.get("skip_invalid") == "on"
+    if action == "import" and skip_invalid == job.skip_invalid:
+        jobs.job_confirm(job)
+    elif action in ("check", "import"):
+        jobs.job_set_options(
+            job, options=ImportOptions.from_json(job.options), skip_invalid=skip_invalid
+        )
+        if action == "import":
+            messages.info(request, "Your new choice is being checked; confirm again after.")
+    else:
+        raise jobs.ImportJobError("This import cannot be changed any more.")
     return redirect(job)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -68,7 +68,15 @@ from .reports import ImportReport
 from .signals import members_changed
 from .staging import StageTable
 
-__all__ = ["ALIASES", "COLUMNS", "ImportFileError", "ImportReport", "import_members"]
+__all__ = [
+    "ALIASES",
+    "COLUMNS",
+    "ImportFileError",
+    "ImportReport",
+    "MemberRecords",
+    "import_members",
+    "merge_member_records",
+]
 
 # The fields a column can feed, in the order the Imports page explains them.
 COLUMNS: dict[str, str] = {
@@ -162,7 +170,7 @@ def import_members(
     with open_table(file, file_name="", encoding=options.encoding) as reader:
         header = _read_header(reader, options)
         with StageTable(_STAGE_COLUMNS) as stage:
-            rows = _staged_rows(reader, header, options, report, stage)
+            rows = _staged_rows(numbered_records(reader), header, options, report, stage)
             stage.write(rows, _WRITTEN, on_batch=lambda: progress and progress(report.rows_read))
             stage.index("line")
             with transaction.atomic():
@@ -218,6 +226,41 @@ def _shown(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     return str(value)
+
+
+@dataclass(frozen=True)
+class MemberRecords:
+    """Members that an importer of another format (a platform's export) read, as rows of text
+    cells: `fields` name the member fields of the cells, in order (COLUMNS, with "source" and
+    "external_id" for an identity), then one cell per name of `attributes` (kept in
+    Member.attributes under that name). Dates are ISO 8601. An empty cell keeps the stored
+    value, as in a members file."""
+
+    fields: Sequence[str]
+    attributes: Sequence[str]
+    rows: Iterable[tuple[int, list[str]]]  # (line, cells): line numbers the report's entries
+
+
+def merge_member_records(
+    *, community: Community, records: MemberRecords, report: ImportReport
+) -> list[int]:
+    """Validate and merge `records` into the community's members exactly as a members file's
+    rows are (the safe-merge policy above); the ids of the members created or updated.
+
+    Runs in the caller's transaction, which must hold the community's import lock; the caller
+    sends members_changed once its import is complete, and rolls back when it should."""
+    if unknown := [name for name in records.fields if name not in COLUMNS]:
+        raise ValueError(f"not member fields: {', '.join(unknown)}")
+    header = _Header(
+        (*records.fields, *records.attributes),
+        (*records.fields, *(ATTRIBUTE for _ in records.attributes)),
+    )
+    options = ImportOptions()
+    with StageTable(_STAGE_COLUMNS) as stage:
+        stage.write(_staged_rows(records.rows, header, options, report, stage), _WRITTEN)
+        stage.index("line")
+        stage.plan_for_bulk(report.rows_read)
+        return _Merge(community, header, options, stage, report).run()
 
 
 # Reading and validating ---------------------------------------------------------------------
@@ -287,11 +330,16 @@ def _read_header(reader: Any, options: ImportOptions) -> _Header:
 
 
 def _staged_rows(
-    reader: Any, header: _Header, options: ImportOptions, report: ImportReport, stage: StageTable
+    records: Iterable[tuple[int, list[str]]],
+    header: _Header,
+    options: ImportOptions,
+    report: ImportReport,
+    stage: StageTable,
 ) -> Iterator[tuple]:
-    """Each valid row as the staging table's values; the invalid ones go to the report."""
+    """Each valid (line, cells) record as the staging table's values; the invalid ones go to
+    the report."""
     latest = timezone.now() + FUTURE_SLACK
-    for line, cells in numbered_records(reader):
+    for line, cells in records:
         report.rows_read += 1
         values, problems = _parse_row(cells, header, options, latest)
         if problems:

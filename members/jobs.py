@@ -18,6 +18,7 @@ import io
 import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
+from pathlib import Path
 from typing import IO
 
 from django.conf import settings
@@ -56,8 +57,9 @@ def job_create(
             f"The file is {size / 1_048_576:,.1f} MB; an import may be at most "
             f"{settings.IMPORT_MAX_FILE_BYTES / 1_048_576:,.0f} MB."
         )
-    upload.seek(0)
-    importer.preview(community=community, file=upload, options=options)  # the header reads
+    if importer.preview is not None:  # a table's header reads (an export is checked later)
+        upload.seek(0)
+        importer.preview(community=community, file=upload, options=options)
     upload.seek(0)
     job = ImportJob(
         community=community,
@@ -74,8 +76,11 @@ def job_create(
 
 
 def job_preview(job: ImportJob) -> Preview:
-    """The start of the job's file as its import would read it (ImportFileError if it cannot)."""
+    """The start of the job's file as its import would read it (ImportFileError if it cannot).
+    Only for an importer of tables: an export has no mapping to preview."""
     importer = _importer(job)
+    if importer.preview is None:
+        raise ImportJobError("An export has no mapping to preview.")
     with job.file.open("rb") as file:
         return importer.preview(
             community=job.community, file=file, options=ImportOptions.from_json(job.options)
@@ -144,20 +149,26 @@ def job_run(job_id: int) -> None:
 
 def job_execute(
     job: ImportJob,
-    file: IO[bytes],
+    file: IO[bytes] | Path,
     *,
     on_progress: Callable[[ImportJob], object] | None = None,
     follow_up: bool = True,
 ) -> ImportReport | None:
     """Check or import `file` for the job (status validating or importing), recording progress,
-    counts and the report on it. The report, or None if the file could not be read.
+    counts and the report on it. `file` is a path only for an importer of folders (a
+    platform's unpacked export, given to a command). The report, or None if the file could
+    not be read.
 
     `follow_up`: after an import that wrote something, call the importer's `after_import`
     (the activities importer enqueues a rescore; a command that scores at once does not)."""
     importer = _importer(job)
 
-    def progress(rows_read: int) -> None:
-        job.rows_read, job.bytes_read = rows_read, _position(file, job.file_size)
+    def progress(rows_read: int, bytes_read: int | None = None) -> None:
+        """`bytes_read`: how far the file is read, when the importer knows better than the
+        file's position (a zip is read entry by entry)."""
+        if bytes_read is None:
+            bytes_read = _position(file, job.file_size)
+        job.rows_read, job.bytes_read = rows_read, min(bytes_read, job.file_size or bytes_read)
         ImportJob.objects.filter(pk=job.pk).update(
             rows_read=job.rows_read, bytes_read=job.bytes_read
         )
@@ -299,6 +310,7 @@ def _reset(job: ImportJob) -> None:
     job.created = job.updated = job.unchanged = job.skipped = job.invalid = 0
     job.rolled_back = False
     job.problems = []
+    job.details = []
     job.message = ""
     job.waiting_for_broker = False
     if job.report:
@@ -313,6 +325,7 @@ def _finish(job: ImportJob, report: ImportReport) -> None:
     job.rolled_back = report.rolled_back and job.confirmed
     problems = _problems(report)
     job.problems = problems[: ImportJob.REPORT_ROWS_SHOWN]
+    job.details = [[label, count] for label, count in report.details]
     if len(problems) > ImportJob.REPORT_ROWS_SHOWN:
         job.report.save(f"{job.pk}-report.csv", ContentFile(_report_csv(problems)), save=False)
     job.finished_at = timezone.now()
@@ -365,7 +378,9 @@ def _importer(job: ImportJob) -> Importer:
     return importer
 
 
-def _position(file: IO[bytes], size: int) -> int:
+def _position(file: IO[bytes] | Path, size: int) -> int:
+    if isinstance(file, Path):
+        return 0
     try:
         return min(size, file.tell()) if size else file.tell()
     except (OSError, ValueError):

@@ -260,6 +260,11 @@ class ImportJob(models.Model):
     problems = models.JSONField(
         default=list, blank=True, help_text="The first problems: [line, kind, message]."
     )
+    details = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Counts by what they count, for a platform's export: [[label, count], ...].",
+    )
     report = models.FileField(upload_to="import-reports/%Y/%m/", max_length=300, blank=True)
     message = models.TextField(blank=True, help_text="Why the job failed, for the manager.")
     waiting_for_broker = models.BooleanField(

@@ -32,6 +32,9 @@ class ImportReport:
     skips: list[RowError] = field(default_factory=list)  # why the skipped rows were left out
     rolled_back: bool = False  # An invalid row stopped the whole import.
     dry_run: bool = False  # Everything was done and counted, then rolled back.
+    # Counts by what they count, for importers that write more than one thing (a platform's
+    # export: members and activities of several kinds): [("Members created", 12), ...].
+    details: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def invalid(self) -> int:
@@ -48,6 +51,7 @@ class ImportReport:
         """The import was rolled back: every valid row counts as skipped."""
         self.rolled_back = True
         self.created = self.updated = self.unchanged = 0
+        self.details = []
         self.skipped = self.rows_read - self.invalid
 
     def merge_errors(self) -> None:
