@@ -573,16 +573,24 @@ class ActivityRow:
 class ActivityWriter:
     """Collects valid rows and writes them CHUNK_SIZE at a time, in a few queries per chunk.
 
-    A row whose member is not found is reported as a row error; a row whose (source,
-    external_id) is already stored counts as unchanged.
+    A row whose member is not found is reported as a row error (or handed to
+    `on_unknown_member`); a row whose (source, external_id) is already stored counts as
+    unchanged.
     """
 
     def __init__(
-        self, community: Community, report: ImportReport, chunk_size: int | None = None
+        self,
+        community: Community,
+        report: ImportReport,
+        chunk_size: int | None = None,
+        *,
+        on_unknown_member: Callable[[ActivityRow], object] | None = None,
     ) -> None:
         self.community = community
         self.report = report
         self.chunk_size = chunk_size or CHUNK_SIZE
+        # What a row whose member is not found becomes: a row error, unless this says else.
+        self.on_unknown_member = on_unknown_member
         self.pending: list[ActivityRow] = []
         self.member_ids: set[int] = set()  # members with a new activity
         self.created_by_kind: Counter[str] = Counter()
@@ -605,7 +613,10 @@ class ActivityWriter:
             if member_id is None and row.member_email:
                 member_id = by_email.get(row.member_email.lower())
             if member_id is None:
-                self.report.add_error(row.line, f"unknown member: no {row.member_label}")
+                if self.on_unknown_member is not None:
+                    self.on_unknown_member(row)
+                else:
+                    self.report.add_error(row.line, f"unknown member: no {row.member_label}")
                 continue
             if row.external_id and (row.source, row.external_id) in stored:
                 self.report.unchanged += 1

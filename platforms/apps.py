@@ -8,4 +8,5 @@ class PlatformsConfig(AppConfig):
     name = "platforms"
 
     def ready(self) -> None:
-        from . import imports  # noqa: F401  (registers the importers on the Imports page)
+        # Each module registers its importer on the Imports page, in the order of its tabs.
+        from . import slack  # noqa: F401

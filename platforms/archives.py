@@ -126,7 +126,7 @@ def _zip(archive: zipfile.ZipFile, label: str, size: int) -> Export:
     total = 0
     files: list[tuple[str, zipfile.ZipInfo]] = []
     for info in infos:
-        name = _safe_name(info.filename, label)
+        name = _safe_name(_zip_name(info), label)
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise ArchiveError(f"{label} holds a link, {info.filename!r}; an export may not.")
@@ -171,6 +171,18 @@ def _folder(root: Path) -> Export:
         name: (partial(_open_binary, path), size) for name, (path, size) in files
     }
     return Export(label, total, entries)
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """The entry's name. Zip tools that do not mark UTF-8 names as such (the flag 0x800) still
+    write them in UTF-8 more often than in the CP437 the format assumes, which Python decodes
+    them as: "général" would read "g├⌐n├⌐ral". Such a name is decoded again as UTF-8."""
+    if info.flag_bits & 0x800 or info.filename.isascii():
+        return info.filename
+    try:
+        return info.filename.encode("cp437").decode("utf-8")
+    except UnicodeError:
+        return info.filename
 
 
 def _open_binary(path: Path) -> IO[bytes]:

@@ -62,11 +62,16 @@ class PlatformWriter:
         self.activities = ImportReport()
         self.skipped: Counter[str] = Counter()  # entries that are no member activity, by why
         self.member_ids: set[int] = set()  # created or updated
+        self.skipped_activities = 0  # of members whose entry is invalid
         self.entries = 0
         self._progress = progress
         export.on_entry_read = self._report_progress
         self._kinds = self._activity_kinds(kinds)
-        self._writer = ActivityWriter(community, self.activities)
+        # Readers write activities only for the members they merged: a member that is not
+        # found had an invalid entry, which the report lists already.
+        self._writer = ActivityWriter(
+            community, self.activities, on_unknown_member=self._member_invalid
+        )
         self._merged = False
 
     # What readers call.
@@ -125,6 +130,10 @@ class PlatformWriter:
         self.skipped[why] += 1
         self.read()
 
+    def _member_invalid(self, row: ActivityRow) -> None:
+        self.activities.skipped += 1
+        self.skipped_activities += 1
+
     def read(self, entries: int = 1) -> None:
         """Count entries read, and report progress now and then."""
         before, self.entries = self.entries, self.entries + entries
@@ -157,6 +166,11 @@ class PlatformWriter:
                 for slug, count in sorted(self._writer.created_by_kind.items())
             ),
             ("Activities already imported", self.activities.unchanged),
+            *(
+                [("Activities left out: their member's entry is invalid", n)]
+                if (n := self.skipped_activities)
+                else []
+            ),
             *((f"Not member activity: {why}", n) for why, n in sorted(self.skipped.items())),
         ]
         return report

@@ -10,6 +10,7 @@ import pytest
 from celery.app.task import Task
 from django.db import connection
 
+from members import jobs
 from members.models import Role
 from tests.factories import CommunityFactory, CommunityRoleFactory, UserFactory
 
@@ -116,3 +117,18 @@ def celery_calls(request, monkeypatch):
 
         monkeypatch.setattr(Task, "apply_async", record)
     return calls
+
+
+@pytest.fixture
+def work(celery_calls, django_capture_on_commit_callbacks):
+    """Run, as a worker would, every import job task enqueued so far (once each)."""
+    done = set()
+
+    def run():
+        for index, (name, args, _kwargs, _options) in enumerate(list(celery_calls)):
+            if name == "members.tasks.run_import_job" and index not in done:
+                done.add(index)
+                with django_capture_on_commit_callbacks(execute=True):
+                    jobs.job_run(*args)
+
+    return run

@@ -46,21 +46,6 @@ def url(community):
     return reverse("members:imports", args=[community.slug])
 
 
-@pytest.fixture
-def work(celery_calls, django_capture_on_commit_callbacks):
-    """Run, as a worker would, every import task enqueued so far (once each)."""
-    done = set()
-
-    def run():
-        for index, (name, args, _kwargs, _options) in enumerate(list(celery_calls)):
-            if name == "members.tasks.run_import_job" and index not in done:
-                done.add(index)
-                with django_capture_on_commit_callbacks(execute=True):
-                    jobs.job_run(*args)
-
-    return run
-
-
 def upload(client, url, content, *, name="members.csv", encoding="utf-8", capture):
     if isinstance(content, str):
         content = content.encode()
