@@ -13,6 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Templates and static files are package data of community_os (community_os/templates and
+# community_os/static), so an installed wheel has them as a checkout does.
+PACKAGE_DIR = Path(__file__).resolve().parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
@@ -51,6 +54,7 @@ INSTALLED_APPS = [
     "members",
     "engagement",
     "platforms",
+    "signup",
     "segments",
     "demo",
 ]
@@ -78,7 +82,9 @@ WSGI_APPLICATION = "community_os.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # Listed first (APP_DIRS finds them too), so they win over contrib apps' templates of
+        # the same name, as django.contrib.admin comes before community_os in INSTALLED_APPS.
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -119,7 +125,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# community_os/static is found by the app directories finder (community_os is an installed app).
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 WHITENOISE_USE_FINDERS = DEBUG or TESTING
 STORAGES = {
@@ -146,6 +152,33 @@ IMPORT_TASK_TIME_LIMIT = 3300
 # Uploaded CSV files are streamed from a temporary file, never held whole in memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# Email (Django's backends): the join page mails its confirmation links. The default console
+# backend writes each message to the web process's output, so that a confirmation link can be
+# copied from there until an SMTP server is configured (EMAIL_BACKEND=...smtp.EmailBackend).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CommunityOS <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# The join page (signup/): how long a confirmation link works, and the rate limits: at most
+# SIGNUP_EMAIL_LIMIT requests per address (on any community) and SIGNUP_IP_LIMIT per client
+# address within SIGNUP_RATE_WINDOW_MINUTES; more are answered alike and mail nothing.
+SIGNUP_CONFIRM_HOURS = env.int("SIGNUP_CONFIRM_HOURS", default=48)
+SIGNUP_RATE_WINDOW_MINUTES = env.int("SIGNUP_RATE_WINDOW_MINUTES", default=60)
+SIGNUP_EMAIL_LIMIT = env.int("SIGNUP_EMAIL_LIMIT", default=3)
+SIGNUP_IP_LIMIT = env.int("SIGNUP_IP_LIMIT", default=30)
+if min(SIGNUP_CONFIRM_HOURS, SIGNUP_RATE_WINDOW_MINUTES, SIGNUP_EMAIL_LIMIT, SIGNUP_IP_LIMIT) < 1:
+    raise ImproperlyConfigured(
+        "SIGNUP_CONFIRM_HOURS, SIGNUP_RATE_WINDOW_MINUTES, SIGNUP_EMAIL_LIMIT and SIGNUP_IP_LIMIT "
+        "must each be at least 1."
+    )
 
 # Content-Security-Policy (django-csp): nothing inline, nothing from elsewhere. The templates
 # have no inline script or style; htmx is configured for it (base.html: no indicator styles,
@@ -256,6 +289,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "engagement.tasks.score_waiting_communities",
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
+    },
+    # Join page signups whose link is used or expired and that no longer count for the rate
+    # limit: their answers are not kept longer than that (signup/services.py).
+    "sweep-pending-signups": {
+        "task": "signup.tasks.sweep_pending_signups",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3500},
     },
 }
 

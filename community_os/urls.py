@@ -15,4 +15,6 @@ urlpatterns = [
     path("c/<slug:slug>/", include("members.urls")),
     path("c/<slug:slug>/engagement/", include("engagement.urls")),
     path("c/<slug:slug>/segments/", include("segments.urls")),
+    # The join page: public under /join/<slug>/, its settings under /c/<slug>/settings/join/.
+    path("", include("signup.urls")),
 ]

@@ -574,8 +574,8 @@ class ActivityWriter:
     """Collects valid rows and writes them CHUNK_SIZE at a time, in a few queries per chunk.
 
     A row whose member is not found is reported as a row error (or handed to
-    `on_unknown_member`); a row whose (source, external_id) is already stored counts as
-    unchanged.
+    `on_unknown_member`); a row whose (source, external_id) is already stored, or was written
+    by an earlier row, counts as unchanged.
     """
 
     def __init__(
@@ -605,8 +605,8 @@ class ActivityWriter:
         if not rows:
             return
         by_identity, by_email = _existing_members(self.community, rows)
-        stored = self._stored_external_ids(rows)
-        activities = []
+        stored = self._stored_external_ids(rows)  # grows with the chunk's own: a repeat is
+        activities = []  # unchanged, as it would be in the next chunk
         written: list[ActivityRow] = []
         for row in rows:
             member_id = by_identity.get(row.member_identity) if row.member_identity else None
@@ -618,9 +618,11 @@ class ActivityWriter:
                 else:
                     self.report.add_error(row.line, f"unknown member: no {row.member_label}")
                 continue
-            if row.external_id and (row.source, row.external_id) in stored:
-                self.report.unchanged += 1
-                continue
+            if row.external_id:
+                if (row.source, row.external_id) in stored:
+                    self.report.unchanged += 1
+                    continue
+                stored.add((row.source, row.external_id))
             written.append(row)
             activities.append(
                 Activity(

@@ -44,9 +44,26 @@ class MappingForm(forms.Form):
         help_text="Import the valid rows and list the others. "
         "Otherwise one invalid row stops the whole import.",
     )
+    # Only for an importer whose rows belong to an event (its fields include "event"): a file
+    # exported for one event often does not name it.
+    event = forms.CharField(
+        label="Event",
+        required=False,
+        max_length=200,
+        help_text="The event's name, for a file without an event column (a Luma or Meetup "
+        "export is for one event).",
+    )
+    event_date = forms.CharField(
+        label="Event date",
+        required=False,
+        max_length=40,
+        help_text="When it took place: attendances marked only yes or no are dated by it.",
+    )
 
     def __init__(self, *args, importer: Importer, preview: Preview, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        if "event" not in importer.columns:
+            del self.fields["event"], self.fields["event_date"]
         choices = [(name, name) for name in importer.columns]
         choices.append((IGNORE, "Ignore this column"))
         if importer.unknown == ATTRIBUTE:
@@ -70,6 +87,8 @@ class MappingForm(forms.Form):
             date_format=data["date_format"],
             blank=data["blank"],
             encoding=data["encoding"],
+            event=data.get("event", "").strip(),
+            event_date=data.get("event_date", "").strip(),
         )
 
     def clean(self):

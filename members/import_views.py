@@ -190,6 +190,8 @@ def _mapping_form(job: ImportJob, importer: Importer, preview, data) -> MappingF
             "date_format": options.date_format,
             "blank": options.blank,
             "encoding": options.encoding,
+            "event": options.event,
+            "event_date": options.event_date,
             "skip_invalid": job.skip_invalid,
         },
     )

@@ -20,6 +20,9 @@ from .reports import ImportReport
 
 
 class ImportFunction(Protocol):
+    """What an importer's `run` is. An importer of exports also takes `label`, the uploaded
+    file's name, which its messages name the entries after (members/jobs.py passes it)."""
+
     def __call__(
         self,
         *,

@@ -175,6 +175,8 @@ def job_execute(
         if on_progress is not None:
             on_progress(job)
 
+    # An export's messages name the entries inside it after the manager's own file.
+    named = {"label": job.file_name} if importer.export is not None else {}
     here = follow_up_here.set(True)
     try:
         report = importer.run(
@@ -184,6 +186,7 @@ def job_execute(
             options=ImportOptions.from_json(job.options),
             progress=progress,
             dry_run=not job.confirmed,
+            **named,
         )
         if follow_up and job.confirmed and importer.after_import and not report.rolled_back:
             importer.after_import(job.community)

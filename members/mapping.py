@@ -46,6 +46,10 @@ class ImportOptions:
     date_format: str = ISO
     blank: str = KEEP
     encoding: str = "utf-8"
+    # For a file of event attendees without an event column (platforms/events.py): the
+    # event's name, and its date for attendances that have no time of their own.
+    event: str = ""
+    event_date: str = ""
 
     def __post_init__(self) -> None:
         if self.date_format not in DATE_FORMATS:
@@ -56,12 +60,16 @@ class ImportOptions:
             raise ValueError(f"unknown encoding {self.encoding!r}")
 
     def as_json(self) -> dict:
-        return {
+        data = {
             "mapping": dict(self.mapping),
             "date_format": self.date_format,
             "blank": self.blank,
             "encoding": self.encoding,
         }
+        for name in ("event", "event_date"):  # written when given, so other jobs' stay as they were
+            if value := getattr(self, name):
+                data[name] = value
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping) -> ImportOptions:
@@ -70,6 +78,8 @@ class ImportOptions:
             date_format=data.get("date_format") or ISO,
             blank=data.get("blank") or KEEP,
             encoding=data.get("encoding") or "utf-8",
+            event=data.get("event") or "",
+            event_date=data.get("event_date") or "",
         )
 
 
@@ -144,7 +154,7 @@ def resolve_mapping(
 
 
 _NUMERIC_DATE = re.compile(
-    r"(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<year>\d{4})"
+    r"(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<year>\d{4}|\d{2})"
     r"(?:[ T](?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<second>\d{2}))?)?"
 )
 
@@ -180,9 +190,12 @@ def _numeric_date(column: str, value: str, date_format: str) -> datetime:
         )
     a, b = int(match["a"]), int(match["b"])
     day, month = (a, b) if date_format == DAY_FIRST else (b, a)
+    year = int(match["year"])
+    if len(match["year"]) == 2:
+        year += 2000  # "11/29/24", as Eventbrite's reports and Excel write a recent date
     try:
         return datetime(  # noqa: DTZ001 (the caller sets UTC)
-            int(match["year"]),
+            year,
             month,
             day,
             int(match["hour"] or 0),

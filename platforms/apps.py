@@ -8,5 +8,9 @@ class PlatformsConfig(AppConfig):
     name = "platforms"
 
     def ready(self) -> None:
-        # Each module registers its importer on the Imports page, in the order of its tabs.
-        from . import slack  # noqa: F401
+        from members.imports import register
+
+        from . import discord, discourse, events, slack
+
+        for platform in (slack, discord, discourse, events):  # the Imports page's tab order
+            register(platform.IMPORTER)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import partial
 from typing import IO, Any
 
 import ijson
@@ -30,12 +30,10 @@ import ijson
 from engagement.tasks import rescore_later
 from members.csv_import import ImportFileError
 from members.importing import MemberRecords
-from members.imports import Importer, PlatformExport, register
-from members.mapping import ImportOptions
-from members.reports import ImportReport
+from members.imports import Importer, PlatformExport
 
 from .archives import Export
-from .writing import PlatformWriter, Progress, run_platform_import
+from .writing import PlatformWriter, run_platform_import
 
 SOURCE = "slack"
 SLACKBOT = "USLACKBOT"
@@ -48,29 +46,6 @@ CHANNEL_LISTS = ("channels.json", "groups.json")
 DAY_FILE = re.compile(r"(?P<folder>[^/]+)/\d{4}-\d{2}-\d{2}\.json")
 _FIELDS = ("source", "external_id", "name", "email", "job_title", "joined_at")
 _ATTRIBUTES = ("timezone", "slack_deleted")
-
-
-def import_slack(
-    *,
-    community,
-    file: IO[bytes] | Path,
-    skip_invalid: bool = False,
-    options: ImportOptions | None = None,
-    progress: Progress | None = None,
-    dry_run: bool = False,
-) -> ImportReport:
-    """Import the Slack export at `file`: a zip opened in binary mode, or an unpacked folder."""
-    return run_platform_import(
-        community=community,
-        file=file,
-        source=SOURCE,
-        kinds=KINDS,
-        read=_read,
-        skip_invalid=skip_invalid,
-        progress=progress,
-        dry_run=dry_run,
-        passes=2,
-    )
 
 
 def _read(export: Export, writer: PlatformWriter) -> None:
@@ -297,9 +272,12 @@ def _text(value: object) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+# Import the Slack export at `file`: a zip opened in binary mode, or an unpacked folder.
+import_slack = partial(run_platform_import, source=SOURCE, kinds=KINDS, read=_read, passes=2)
+
 IMPORTER = Importer(
     slug="slack",
-    noun="Slack workspace",
+    noun="members and activity",
     label="Slack",
     run=import_slack,
     preview=None,
@@ -331,4 +309,3 @@ IMPORTER = Importer(
         ),
     ),
 )
-register(IMPORTER)

@@ -8,6 +8,7 @@ writer what it found, members first:
     writer.merge_members(MemberRecords(fields, attributes, rows))
     writer.add_activity("message", when, member="U012AB3CD", external_id="C1:1712.0001", ...)
     writer.not_activity("channel_join")   # an entry read that is no member activity
+    writer.note("Likes without users, not imported", 3)  # a count of the reader's own
 
 `run_platform_import` wraps it: a malformed export raises ImportFileError (the message names
 the file in the export and the entry) and writes nothing; an invalid member or activity is a
@@ -32,6 +33,7 @@ from engagement.models import Activity, ActivityKind
 from members.csv_import import ImportFileError
 from members.importing import MemberRecords, merge_member_records
 from members.locks import import_lock
+from members.mapping import ImportOptions
 from members.models import Community, Member
 from members.reports import ImportReport, RowError
 from members.signals import members_changed
@@ -63,6 +65,7 @@ class PlatformWriter:
         self.skipped: Counter[str] = Counter()  # entries that are no member activity, by why
         self.member_ids: set[int] = set()  # created or updated
         self.skipped_activities = 0  # of members whose entry is invalid
+        self.notes: list[tuple[str, int]] = []
         self.entries = 0
         self._progress = progress
         export.on_entry_read = self._report_progress
@@ -125,6 +128,10 @@ class PlatformWriter:
         )
         self.read()
 
+    def note(self, label: str, count: int) -> None:
+        """A count of the reader's own for the report ("Likes without users, not imported")."""
+        self.notes.append((label, count))
+
     def not_activity(self, why: str) -> None:
         """An entry read that is no member activity (a join, a bot's message ...)."""
         self.skipped[why] += 1
@@ -172,6 +179,7 @@ class PlatformWriter:
                 else []
             ),
             *((f"Not member activity: {why}", n) for why, n in sorted(self.skipped.items())),
+            *self.notes,
         ]
         return report
 
@@ -200,15 +208,20 @@ def run_platform_import(
     source: str,
     kinds: Iterable[str],
     read: Reader,
+    options: ImportOptions | None = None,  # an export has nothing to map: unused
     skip_invalid: bool = False,
     progress: Progress | None = None,
     dry_run: bool = False,
     label: str = "",
     passes: int = 1,
 ) -> ImportReport:
-    """Import the export at `file` with `read` (see the module's docstring). `passes`: how
-    many times `read` reads every file of the export (twice when it must know every member
-    before it writes an activity), for the progress bar."""
+    """Import the export at `file` with `read` (see the module's docstring); `label` names it
+    in messages (the uploaded file's name). `passes`: how many times `read` reads every file
+    of the export (twice when it must know every member before it writes an activity), for
+    the progress bar.
+
+    A platform's importer is this function with its own source, kinds, reader and passes:
+    `import_slack = partial(run_platform_import, source="slack", ...)`."""
     with open_export(file, label=label) as export, transaction.atomic():
         export.passes = passes
         import_lock(community.pk)  # another import of the community finishes first

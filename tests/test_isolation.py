@@ -76,15 +76,20 @@ COMMUNITY_URLS: dict[str, Spec] = {
     "segments:add": Spec(kwargs=MANUAL, get=False, post=True),
     "segments:remove": Spec(kwargs=MANUAL, get=False, post=True),
     "segments:member": Spec(kwargs=lambda o: {"member_pk": o.member}, post=True),
+    "signup:settings": Spec(post=True, write_role=Role.ADMIN),
 }
 
 # Not community pages; each has its own tests (tests/test_site.py, tests/members/...).
 OUTSIDE_COMMUNITIES = {
     "home": "sends a logged-in user to their community, or lets them choose",
     "healthz": "public health check for load balancers; shows no data",
+    "status": "staff only, 404 for everyone else (tests/ops/test_health.py)",
     "login": "public",
     "logout": "ends the session",
     "admin": "Django admin: staff only, across communities (every admin URL)",
+    "signup:join": "the public join page of a community that published one (tests/signup)",
+    "signup:sent": "the public join page's answer after a signup (tests/signup)",
+    "signup:confirm": "the public confirmation of an emailed link (tests/signup)",
 }
 
 

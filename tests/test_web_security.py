@@ -26,7 +26,7 @@ from tests.test_isolation import COMMUNITY_URLS, _objects, _url
 
 pytestmark = pytest.mark.django_db
 
-TEMPLATES = Path(settings.BASE_DIR) / "templates"
+TEMPLATES = Path(settings.PACKAGE_DIR) / "templates"
 PASSWORD = "correct horse battery staple"  # tests/factories.py
 
 

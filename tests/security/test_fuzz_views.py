@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlencode
 
 import pytest
@@ -47,6 +48,7 @@ from members import importing as member_importing
 from members import table
 from members.filters import MemberFilter
 from members.forms import ImportForm
+from members.imports import get_importer
 from members.merging import FIELDS as MERGE_FIELDS
 from members.models import Community, ImportJob
 from members.paging import encode_cursor
@@ -54,6 +56,7 @@ from segments import refresh, rules, services
 from segments.builder import UNITS
 from segments.forms import AddMembersForm, SegmentForm
 from segments.models import Color, Kind
+from signup.models import JoinPage
 from tests.factories import ActivityFactory, IdentityFactory, MemberFactory
 from tests.security.strategies import (
     HOSTILE,
@@ -151,6 +154,13 @@ def _build_town(community: Community, other: Community) -> Town:
     score_community(community, as_of=now)
     assert HealthSnapshot.objects.for_community(community).count() >= 2
 
+    JoinPage.objects.create(  # published: the fuzzer reaches past the 404 of an unpublished one
+        community=community,
+        enabled=True,
+        city="optional",
+        questions=[{"label": "What do you build?", "required": False}],
+        consent_text="I agree.",
+    )
     manual = services.segment_create(
         community=community, name="Advisory board", kind=Kind.MANUAL, review_every_days=30
     )
@@ -376,7 +386,7 @@ def send(client: Client, attack: Attack) -> HttpResponseBase:
 # --- What each view reads -----------------------------------------------------------------------
 
 
-def _form_names(form_class: type) -> list[str]:
+def _form_names(form_class: Callable) -> list[str]:
     """The data keys a form (or a FilterSet's form) reads, multi-widget suffixes included."""
     instance = form_class()
     instance = getattr(instance, "form", instance)
@@ -398,7 +408,7 @@ EVERY_NAME = sorted(
         *MEMBER_LIST,
         *SEGMENT_FORM,
         *_form_names(TrendRangeForm),
-        *_form_names(ImportForm),
+        *_form_names(partial(ImportForm, importer=get_importer("members"))),
         *_form_names(AddMembersForm),
         *("action", "segment", "group-1", "field-1.1", "op-1.1", "value-1.1", "value2-1.1"),
         *("amount-1.1", "unit-1.1", "shape-1.1", "importer", "then", "member", "direction"),
@@ -474,6 +484,20 @@ def params(town: Town) -> dict[str, Param]:
         "password": text(["correct horse battery staple", "wrong"]),
         "attributes": number(["1", "2", "50"]),  # the profile's page of attributes
         "confirm": choice(["on"]),  # the merge screen's "cannot be undone" checkbox
+        # The join page, and its settings.
+        "name": text(["Ada Lovelace", "Sam Lee"]),
+        "title": text(["Join Acme"]),
+        "email": text(["new@example.org", "sam1@example.org", "SAM1@example.org"]),
+        "website": text([""]),  # the honeypot
+        "consent": choice(["on"]),
+        "question_1": text(["What do you build?"]),
+        "question_1_required": choice(["on"]),
+        "enabled": choice(["on"]),
+        **{
+            name: choice(["off", "optional", "required"])
+            for name in ("company_name", "job_title", "city", "country", "location")
+        },
+        "invite_url": text(["https://example.org/invite", "javascript:alert(1)"]),
         **{f"field_{name}": choice(["kept", "merged"]) for name in MERGE_FIELDS},
     }
     for name in MEMBER_LIST:
@@ -788,6 +812,7 @@ MANUAL = lambda town: town.manual + town.smart  # noqa: E731
 VIEWS: dict[str, Spec] = {
     "home": Spec(),
     "healthz": Spec(),
+    "status": Spec(),
     "login": Spec(
         methods=("GET", "POST"),
         query=reads("next"),
@@ -825,6 +850,20 @@ VIEWS: dict[str, Spec] = {
     "segments:remove": Spec(methods=("POST",), body=lambda town: remove_members(town), pool=MANUAL),
     "segments:member": Spec(
         methods=("GET", "POST"), body=reads("segment", "action", required=["segment"]), pool=MEMBERS
+    ),
+    "signup:join": Spec(
+        methods=("GET", "POST"),
+        body=reads("name", "email", "city", "website", "consent", required=["email"]),
+        role="anonymous",
+    ),
+    "signup:sent": Spec(role="anonymous"),
+    "signup:confirm": Spec(methods=("GET", "POST"), role="anonymous"),
+    "signup:settings": Spec(
+        methods=("GET", "POST"),
+        body=reads(
+            "enabled", "title", "city", "question_1", "question_1_required", "invite_url", "action"
+        ),
+        role="admin",
     ),
 }
 # A URL pattern added without a spec is still fuzzed (GET and POST, any parameter), and

@@ -1,0 +1,13 @@
+from platforms.management.export_command import ExportImportCommand
+
+
+class Command(ExportImportCommand):
+    help = (
+        "Import a Discourse forum: the users CSV of Admin, Users, Export (or the user-list zip "
+        "Discourse sends) as members, and topic JSON files (/t/<id>.json with all their posts) "
+        "as posts, replies, accepted answers and likes. PATH is a zip or a folder holding "
+        "them. Nothing is written when the export is malformed; importing it again changes "
+        "nothing."
+    )
+    importer_slug = "discourse"
+    file_help = "a .zip or a folder of the users CSV and the topic JSON files"
