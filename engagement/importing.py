@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -50,7 +50,7 @@ from members.csv_import import (
     quote,
     read_header,
 )
-from members.locks import import_lock
+from members.locks import import_transaction
 from members.mapping import (
     IGNORE,
     PREVIEW_ROWS,
@@ -61,7 +61,6 @@ from members.mapping import (
 )
 from members.models import Community, Identity, Member
 from members.reports import ImportReport
-from members.signals import members_changed
 from members.staging import StageTable
 
 from .models import Activity, ActivityKind
@@ -146,19 +145,11 @@ def import_activities(
             if stage.postgres:  # a temporary table is never analyzed unless asked
                 with connection.cursor() as cursor:
                     cursor.execute(f"ANALYZE {stage.name}")
-            with transaction.atomic():
-                import_lock(community.pk)  # another import of the community finishes first
-                initiated = _Merge(community, stage, report, skip_invalid=skip_invalid).run()
-                if (report.errors and not skip_invalid) or dry_run:
-                    transaction.set_rollback(True)
-                if report.errors and not skip_invalid:
-                    report.discard_writes()
-                elif not dry_run and initiated:
-                    # Their last_seen_at may move (engagement/signals.py) and segments
-                    # re-evaluate them.
-                    members_changed.send(Member, community=community, member_ids=initiated)
-    report.dry_run = dry_run
-    report.merge_errors()
+            with import_transaction(
+                community, report, skip_invalid=skip_invalid, dry_run=dry_run
+            ) as changed:
+                # Members with a new initiated activity: their last seen may move.
+                changed.update(_Merge(community, stage, report, skip_invalid=skip_invalid).run())
     return report
 
 

@@ -41,7 +41,7 @@ from typing import IO, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from .csv_import import (
@@ -53,7 +53,7 @@ from .csv_import import (
     quote,
     read_header,
 )
-from .locks import import_lock
+from .locks import import_transaction
 from .mapping import (
     ATTRIBUTE,
     CLEAR,
@@ -65,7 +65,6 @@ from .mapping import (
 )
 from .models import Community, Identity, Member
 from .reports import ImportReport
-from .signals import members_changed
 from .staging import StageTable
 
 __all__ = [
@@ -173,18 +172,11 @@ def import_members(
             rows = _staged_rows(numbered_records(reader), header, options, report, stage)
             stage.write(rows, _WRITTEN, on_batch=lambda: progress and progress(report.rows_read))
             stage.index("line")
-            with transaction.atomic():
-                import_lock(community.pk)  # another import of the community finishes first
+            with import_transaction(
+                community, report, skip_invalid=skip_invalid, dry_run=dry_run
+            ) as changed:
                 stage.plan_for_bulk(report.rows_read)
-                written = _Merge(community, header, options, stage, report).run()
-                if (report.errors and not skip_invalid) or dry_run:
-                    transaction.set_rollback(True)
-                if report.errors and not skip_invalid and not dry_run:
-                    report.discard_writes()
-                elif not dry_run and written:
-                    members_changed.send(Member, community=community, member_ids=written)
-    report.dry_run = dry_run
-    report.merge_errors()
+                changed.update(_Merge(community, header, options, stage, report).run())
     return report
 
 

@@ -21,7 +21,16 @@ On SQLite there is nothing to do (community_os/locks.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import transaction
+
 from community_os.locks import community_lock
+
+from .models import Community, Member
+from .reports import ImportReport
+from .signals import members_changed
 
 # The first key of the advisory lock, so that it cannot meet another use of advisory locks
 # (segments/locks.py has its own).
@@ -31,3 +40,28 @@ NAMESPACE = 0x1390_0127  # "imports", an int4 as pg_advisory_xact_lock(int4, int
 def import_lock(community_id: int) -> None:
     """Take the community's import lock until the end of the current transaction."""
     community_lock(NAMESPACE, community_id)
+
+
+@contextmanager
+def import_transaction(
+    community: Community, report: ImportReport, *, skip_invalid: bool, dry_run: bool
+) -> Iterator[set[int]]:
+    """The transaction of an import into `community`, behind its import lock. The importer adds
+    to the yielded set the ids of the members it created or changed; at the end, the import is
+    rolled back if a row is invalid (unless `skip_invalid`) or it is a dry run, and otherwise
+    `members_changed` is sent for those members (last seen moves forward from new activity,
+    segments re-evaluate them). An import rolled back for invalid rows wrote nothing: its valid
+    rows count as skipped (a dry run keeps the counts of what it would do)."""
+    changed: set[int] = set()
+    with transaction.atomic():
+        import_lock(community.pk)  # another import of the community finishes first
+        yield changed
+        stopped = bool(report.errors) and not skip_invalid
+        if stopped or dry_run:
+            transaction.set_rollback(True)
+        if stopped and not dry_run:
+            report.discard_writes()
+        elif not dry_run and changed:
+            members_changed.send(Member, community=community, member_ids=changed)
+    report.dry_run = dry_run
+    report.merge_errors()

@@ -44,7 +44,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Model
 from django.utils.text import slugify
 
@@ -62,7 +62,7 @@ from members.csv_import import (
 )
 from members.importing import MemberRecords, merge_member_records
 from members.imports import Importer
-from members.locks import import_lock
+from members.locks import import_transaction
 from members.mapping import (
     IGNORE,
     PREVIEW_ROWS,
@@ -74,7 +74,6 @@ from members.mapping import (
 )
 from members.models import Community, Identity, Member
 from members.reports import ImportReport
-from members.signals import members_changed
 from members.staging import StageTable
 
 SOURCE = "events"  # the activities' source when the file is no known tool's
@@ -256,22 +255,12 @@ def import_events(
             )
             stage.index("line")
             stage.index("person")
-            with transaction.atomic():
-                import_lock(community.pk)  # another import of the community finishes first
+            with import_transaction(
+                community, report, skip_invalid=skip_invalid, dry_run=dry_run
+            ) as changed:
                 stage.plan_for_bulk(report.rows_read)
-                touched = _Merge(
-                    community, stage, attendance, kinds, report, parser.not_attending
-                ).run()
-                if (report.errors and not skip_invalid) or dry_run:
-                    transaction.set_rollback(True)
-                if report.errors and not skip_invalid:
-                    report.discard_writes()
-                elif not dry_run and touched:
-                    # Last seen moves forward from the new activity (engagement/signals.py),
-                    # and the segments re-evaluate the members who changed.
-                    members_changed.send(Member, community=community, member_ids=touched)
-    report.dry_run = dry_run
-    report.merge_errors()
+                merge = _Merge(community, stage, attendance, kinds, report, parser.not_attending)
+                changed.update(merge.run())
     return report
 
 

@@ -25,18 +25,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from django.db import transaction
 from django.db.models import Model
 
 from engagement.importing import ActivityRow, ActivityWriter
 from engagement.models import Activity, ActivityKind
 from members.csv_import import ImportFileError
 from members.importing import MemberRecords, merge_member_records
-from members.locks import import_lock
+from members.locks import import_transaction
 from members.mapping import ImportOptions
-from members.models import Community, Member
+from members.models import Community
 from members.reports import ImportReport, RowError
-from members.signals import members_changed
 
 from .archives import Export, open_export
 
@@ -153,17 +151,16 @@ class PlatformWriter:
 
     # What run_platform_import calls.
 
-    def finish(self) -> ImportReport:
+    def finish(self, report: ImportReport) -> None:
+        """Write what waits, and count everything in `report`."""
         self._writer.flush()
-        report = ImportReport(
-            rows_read=self.members.rows_read + self.activities.rows_read,
-            created=self.members.created + self.activities.created,
-            updated=self.members.updated,
-            unchanged=self.members.unchanged + self.activities.unchanged,
-            skipped=self.members.skipped + self.activities.skipped,
-            errors=[*self.members.errors, *self.activities.errors],
-            skips=[*self.members.skips, *self.activities.skips],
-        )
+        report.rows_read = self.members.rows_read + self.activities.rows_read
+        report.created = self.members.created + self.activities.created
+        report.updated = self.members.updated
+        report.unchanged = self.members.unchanged + self.activities.unchanged
+        report.skipped = self.members.skipped + self.activities.skipped
+        report.errors = [*self.members.errors, *self.activities.errors]
+        report.skips = [*self.members.skips, *self.activities.skips]
         report.details = [
             ("Members created", self.members.created),
             ("Members updated", self.members.updated),
@@ -181,7 +178,6 @@ class PlatformWriter:
             *((f"Not member activity: {why}", n) for why, n in sorted(self.skipped.items())),
             *self.notes,
         ]
-        return report
 
     def touched_member_ids(self) -> set[int]:
         """The members created or updated, and those with a new activity."""
@@ -222,24 +218,18 @@ def run_platform_import(
 
     A platform's importer is this function with its own source, kinds, reader and passes:
     `import_slack = partial(run_platform_import, source="slack", ...)`."""
-    with open_export(file, label=label) as export, transaction.atomic():
+    report = ImportReport()
+    with (
+        open_export(file, label=label) as export,
+        import_transaction(
+            community, report, skip_invalid=skip_invalid, dry_run=dry_run
+        ) as changed,
+    ):
         export.passes = passes
-        import_lock(community.pk)  # another import of the community finishes first
         writer = PlatformWriter(community, source, export, kinds=kinds, progress=progress)
         read(export, writer)
-        report = writer.finish()
-        if (report.errors and not skip_invalid) or dry_run:
-            transaction.set_rollback(True)
-        if report.errors and not skip_invalid:
-            report.discard_writes()
-        elif not dry_run:
-            # Last seen moves forward from the new activity (engagement/signals.py), and the
-            # segments re-evaluate the members who changed or have new activity.
-            member_ids = writer.touched_member_ids()
-            if member_ids:
-                members_changed.send(Member, community=community, member_ids=member_ids)
-    report.dry_run = dry_run
-    report.merge_errors()
+        writer.finish(report)
+        changed.update(writer.touched_member_ids())
     return report
 
 

@@ -6,7 +6,6 @@ command, the Imports page, and memory that stays flat."""
 import io
 import json
 import shutil
-import tracemalloc
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from members.importing import import_members
 from members.models import Identity, ImportJob, Member
 from platforms.archives import ArchiveError
 from platforms.discord import import_discord
+from tests.platforms.memory import peak_of
 
 pytestmark = pytest.mark.django_db
 
@@ -726,13 +726,8 @@ def generated_export(folder: Path, messages: int) -> None:
 
 
 def peak_memory(community, folder: Path) -> tuple[int, int]:
-    """The peak of Python's allocations while the export is imported (and rolled back), and
-    what the import counted as created."""
-    tracemalloc.start()
-    report = import_discord(community=community, file=folder, dry_run=True)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert not report.errors
+    """The peak memory of a dry run of the import, and what it counted as created."""
+    peak, report = peak_of(lambda: import_discord(community=community, file=folder, dry_run=True))
     return peak, report.created
 
 

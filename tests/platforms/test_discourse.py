@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import shutil
-import tracemalloc
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +21,7 @@ from members.csv_import import ImportFileError
 from members.models import Identity, ImportJob, Member
 from platforms.discourse import import_discourse
 from tests.factories import CommunityFactory, IdentityFactory, MemberFactory
+from tests.platforms.memory import peak_of
 
 pytestmark = pytest.mark.django_db
 
@@ -653,13 +653,7 @@ def generated_export(folder: Path, copies: int) -> None:
 
 
 def peak_memory(community, folder: Path) -> int:
-    """The peak of Python's allocations while the export is imported (and rolled back)."""
-    tracemalloc.start()
-    report = import_discourse(community=community, file=folder, dry_run=True)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert not report.errors
-    return peak
+    return peak_of(lambda: import_discourse(community=community, file=folder, dry_run=True))[0]
 
 
 def test_peak_memory_stays_flat_in_the_size_of_the_export(community, tmp_path, monkeypatch):

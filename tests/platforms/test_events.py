@@ -5,7 +5,6 @@ the command and the Imports page."""
 
 import csv
 import io
-import tracemalloc
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from members.mapping import ImportOptions, parse_datetime
 from members.models import Identity, ImportJob, Member
 from platforms.events import detect_tool, import_events, preview_events
 from tests.factories import IdentityFactory, MemberFactory
+from tests.platforms.memory import peak_of
 
 pytestmark = pytest.mark.django_db
 
@@ -695,11 +695,7 @@ def generated_list(path: Path, events: int, people: int = 60) -> None:
 
 
 def peak_memory(community, path: Path) -> int:
-    tracemalloc.start()
-    report = run(community, path, ImportOptions(), dry_run=True)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert not report.errors
+    peak, report = peak_of(lambda: run(community, path, ImportOptions(), dry_run=True))
     assert report.created > 0
     return peak
 

@@ -1,7 +1,8 @@
-from platforms.management.export_command import ExportImportCommand
+from engagement.management.reporting import ScoredAfterImport
+from members.management.csv_command import ImportCommand
 
 
-class Command(ExportImportCommand):
+class Command(ScoredAfterImport, ImportCommand):
     help = (
         "Import a Discord server from DiscordChatExporter's JSON export (one channel's .json "
         "file, or a folder or zip of them): authors and reacting users as members (bots "

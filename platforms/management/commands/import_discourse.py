@@ -1,7 +1,8 @@
-from platforms.management.export_command import ExportImportCommand
+from engagement.management.reporting import ScoredAfterImport
+from members.management.csv_command import ImportCommand
 
 
-class Command(ExportImportCommand):
+class Command(ScoredAfterImport, ImportCommand):
     help = (
         "Import a Discourse forum: the users CSV of Admin, Users, Export (or the user-list zip "
         "Discourse sends) as members, and topic JSON files (/t/<id>.json with all their posts) "

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import CommandParser
 
-from engagement.management.reporting import score_and_report
+from engagement.management.reporting import ScoredAfterImport
 from members.management.csv_command import CsvImportCommand
 from members.mapping import ImportOptions
 
@@ -12,7 +12,7 @@ from members.mapping import ImportOptions
 LUMA_FILE_NAME = re.compile(r"(?P<event>.+?) - Guests - \d{4}(?:-\d{2}){5}\.csv", re.IGNORECASE)
 
 
-class Command(CsvImportCommand):
+class Command(ScoredAfterImport, CsvImportCommand):
     help = (
         "Import an event's attendee list (a Luma guest CSV, an Eventbrite attendee report, a "
         "Meetup attendee list, or a table like them): attendees as members, found by email, "
@@ -38,11 +38,6 @@ class Command(CsvImportCommand):
             help="The event's date, for attendances marked only yes or no (Meetup's "
             "Attendance, Eventbrite's Checked In status), in the --date-format.",
         )
-        parser.add_argument(
-            "--no-score",
-            action="store_true",
-            help="Do not score the community after the import (the periodic scoring will).",
-        )
 
     def handle(self, *args, **options) -> None:
         self._file: Path = options["file"]
@@ -55,7 +50,3 @@ class Command(CsvImportCommand):
         return replace(
             super()._options(options), event=event, event_date=options["event_date"].strip()
         )
-
-    def after_import(self, community, report, *, no_score: bool = False, **options) -> None:
-        if not no_score:
-            score_and_report(self, community)

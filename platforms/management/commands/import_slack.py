@@ -1,7 +1,8 @@
-from platforms.management.export_command import ExportImportCommand
+from engagement.management.reporting import ScoredAfterImport
+from members.management.csv_command import ImportCommand
 
 
-class Command(ExportImportCommand):
+class Command(ScoredAfterImport, ImportCommand):
     help = (
         "Import a Slack workspace export (the zip Slack gives, or its unpacked folder): people "
         "as members, messages, thread replies and reactions as activities. Nothing is written "
