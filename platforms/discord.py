@@ -511,7 +511,7 @@ import_discord = partial(run_platform_import, source=SOURCE, kinds=KINDS, read=_
 
 IMPORTER = Importer(
     slug="discord",
-    noun="Discord server",
+    noun="members and activity",
     label="Discord",
     run=import_discord,
     preview=None,

@@ -651,7 +651,7 @@ import_discourse = partial(run_platform_import, source=SOURCE, kinds=KINDS, read
 
 IMPORTER = Importer(
     slug="discourse",
-    noun="Discourse forum",
+    noun="members and activity",
     label="Discourse",
     run=import_discourse,
     preview=None,

@@ -48,3 +48,20 @@ def test_a_slack_export_is_checked_then_imported(page, live_server, log_in, alic
     assert Activity.objects.count() == 19
     page.get_by_role("link", name="See the members").click()
     expect(page.get_by_role("link", name="Alice Example")).to_be_visible()
+
+
+@pytest.mark.parametrize("tab", ["Discord", "Discourse", "Event attendance"])
+def test_every_platform_tab_explains_its_export_at_every_width(
+    page, live_server, log_in, alice, tab
+):
+    log_in(page, "alice")
+    page.goto(f"{live_server.url}/c/acme/imports/")
+    page.get_by_role("link", name=tab, exact=True).click()
+    expect(page.get_by_role("button", name="Upload and check")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    for width in (1440, 1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(
+            path=ARTIFACTS / f"imports-{tab.split()[0].lower()}-{width}.png", full_page=True
+        )
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, width
