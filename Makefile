@@ -6,12 +6,15 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test lint format clean bench bench-scoring bench-generate bench-segments bench-web bench-load bench-imports
 
-$(INSTALLED): pyproject.toml
+# Every dependency from the hashed lock (requirements/dev.txt, made from pyproject.toml by
+# pip-compile: README "Packaging"), then the project itself, resolving nothing more.
+$(INSTALLED): pyproject.toml requirements/base.txt requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(INSTALLED)
 
+# Another address: `PORT=8001 make run` (or `make run PORT=8001`; HOST too, e.g. 0.0.0.0).
 run: $(INSTALLED)
 	$(BIN)/python scripts/run.py
 

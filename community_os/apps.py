@@ -9,6 +9,10 @@ class CommunityOSConfig(AppConfig):
     verbose_name = "CommunityOS"
 
     def ready(self) -> None:
+        # Our periodic tasks (heartbeat, housekeeping) are registered in every process, as the
+        # other apps' are through the modules that enqueue them.
+        from . import tasks  # noqa: F401
+
         # kombu's filesystem transport expects its folders to exist, in the web process
         # (which sends) as much as in the worker (which receives).
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):

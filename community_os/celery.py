@@ -9,3 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "community_os.settings")
 app = Celery("community_os")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Their Celery signal receivers, in every process that loads the app: logging through
+# settings.LOGGING with request and task ids, and beat's heartbeat.
+from . import health, logs  # noqa: E402, F401

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id (community_os/logs.py).
+    "community_os.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Every request's statements run under the web limits below (community_os/database.py).
     "community_os.database.RequestLimitsMiddleware",
@@ -212,8 +214,17 @@ AXES_VERBOSE = False
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # The username axes records, bounded to what an account can have (community_os/login.py).
 AXES_USERNAME_CALLABLE = "community_os.login.throttled_username"
-# Behind a proxy, set AXES_IPWARE_PROXY_COUNT so the client's address is read correctly.
+# The proxies in front of the site: the client's address is then read from X-Forwarded-For,
+# through django-ipware, as the proxies wrote it (community_os/login.py); 0 is REMOTE_ADDR. The
+# join page's per-address limit asks axes for the address too.
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "community_os.login.client_ip"
+# Failed-login attempts and login records are deleted after this many days (beat, below).
+AXES_KEEP_DAYS = env.int("AXES_KEEP_DAYS", default=30)
+if AXES_IPWARE_PROXY_COUNT < 0 or AXES_KEEP_DAYS < 1:
+    raise ImproperlyConfigured(
+        "AXES_IPWARE_PROXY_COUNT must be 0 or more and AXES_KEEP_DAYS at least 1."
+    )
 
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
@@ -262,8 +273,34 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 SCORING_INTERVAL_MINUTES = env.int("SCORING_INTERVAL_MINUTES", default=60)
 if SCORING_INTERVAL_MINUTES < 1:
     raise ImproperlyConfigured("SCORING_INTERVAL_MINUTES must be at least 1.")
+# Health (community_os/health.py): beat sends a heartbeat task this often, and /healthz is 503
+# when beat's sending or a worker's running it is older than HEALTH_STALE_SECONDS.
+HEALTH_HEARTBEAT_SECONDS = env.int("HEALTH_HEARTBEAT_SECONDS", default=30)
+HEALTH_STALE_SECONDS = env.int("HEALTH_STALE_SECONDS", default=120)
+if not 1 <= HEALTH_HEARTBEAT_SECONDS < HEALTH_STALE_SECONDS:
+    raise ImproperlyConfigured(
+        "HEALTH_HEARTBEAT_SECONDS must be at least 1 and below HEALTH_STALE_SECONDS."
+    )
 # Periodic jobs join this schedule as the apps that own them land; each sets `expires`.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Proof that beat sends and a worker runs (community_os/health.py); a heartbeat that waited
+    # longer than its interval is dropped, so a restarted worker does not run a backlog of them.
+    "heartbeat": {
+        "task": "community_os.tasks.heartbeat",
+        "schedule": timedelta(seconds=HEALTH_HEARTBEAT_SECONDS),
+        "options": {"expires": HEALTH_HEARTBEAT_SECONDS},
+    },
+    # Housekeeping: expired sessions, and axes' login records older than AXES_KEEP_DAYS.
+    "clear-sessions": {
+        "task": "community_os.tasks.clear_sessions",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3500},
+    },
+    "delete-old-login-records": {
+        "task": "community_os.tasks.delete_old_login_records",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3500},
+    },
     "score-all-communities": {
         "task": "engagement.tasks.score_all_communities",
         "schedule": timedelta(minutes=SCORING_INTERVAL_MINUTES),
@@ -299,14 +336,46 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 
+# Every line has time, level, logger, request id and task id (community_os/logs.py): plain
+# text, or one JSON object per line with LOG_FORMAT=json. Workers and beat use it too.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be text or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "community_os.logs.ContextFilter"}},
+    "formatters": {
+        "text": {"()": "community_os.logs.TextFormatter"},
+        "json": {"()": "community_os.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # Replaces Django's own console handler, which would print every message a second time.
-    "loggers": {"django": {"handlers": ["console"], "propagate": False}},
+    # Replace Django's own handlers (which would print every message a second time, and
+    # runserver's lines in another format) with ours.
+    "loggers": {
+        "django": {"handlers": ["console"], "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
+
+# Errors to Sentry (sentry-sdk, Django and Celery integrations, no personal data), only when
+# SENTRY_DSN is set.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from community_os.logs import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # What one web request may ask of the database (community_os/database.py), in seconds: a
 # statement running longer is stopped and the user told so (503), never left running.

@@ -1,9 +1,6 @@
-"""Pages outside a community: home, login, health."""
-
-from unittest import mock
+"""Pages outside a community: home, login (the health check: tests/ops/test_health.py)."""
 
 import pytest
-from django.db import DatabaseError
 from django.urls import reverse
 
 from members.models import Role
@@ -65,16 +62,3 @@ def test_bad_login_says_so(client, alice):
     response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
-
-
-def test_healthz_ok(client):
-    response = client.get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
-
-
-def test_healthz_503_when_the_database_fails(client):
-    with mock.patch("community_os.views.connection.cursor", side_effect=DatabaseError("down")):
-        response = client.get("/healthz")
-    assert response.status_code == 503
-    assert response.json()["database"] == "unavailable"

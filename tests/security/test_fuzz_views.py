@@ -40,6 +40,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from community_os import health
 from engagement import importing as activity_importing
 from engagement.forms import TrendRangeForm
 from engagement.models import ActivityKind, HealthSnapshot
@@ -261,6 +262,9 @@ def _build_town(community: Community, other: Community) -> Town:
 
 @pytest.fixture
 def town(community, other_community, alice, amy) -> Town:
+    # A worker and beat seen just now, so /healthz answers 200 and any 5xx there is a fault.
+    health.record(health.WORKER)
+    health.record(health.BEAT)
     return _build_town(community, other_community)
 
 

@@ -174,11 +174,14 @@ def test_a_robot_filling_everything_badly_still_only_gets_the_neutral_answer(cli
 
 
 def _normalized(response) -> tuple:
-    """The response but for the CSRF token, which is masked afresh on every page."""
+    """The response but for the CSRF token, which is masked afresh on every page, and the
+    request id, new for every request (community_os/middleware.py)."""
     content = re.sub(rb'"X-CSRFToken": "\w+"', b"TOKEN", response.content)
     return (
         response.status_code,
-        sorted((k, v) for k, v in response.headers.items() if k != "Set-Cookie"),
+        sorted(
+            (k, v) for k, v in response.headers.items() if k not in ("Set-Cookie", "X-Request-ID")
+        ),
         content,
     )
 
