@@ -3,6 +3,7 @@
 Every variable is documented in README.md and `.env.example`.
 """
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -50,12 +51,18 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "axes",
+    # django-ninja: the REST API's framework (api/); listed for its Swagger UI template and
+    # static files, served from here rather than a CDN.
+    "ninja",
     "community_os",
     "members",
     "engagement",
     "platforms",
     "signup",
     "segments",
+    "webhooks",
+    "api",
+    "notifications",
     "demo",
 ]
 
@@ -155,19 +162,37 @@ IMPORT_TASK_TIME_LIMIT = 3300
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
-# Email (Django's backends): the join page mails its confirmation links. The default console
-# backend writes each message to the web process's output, so that a confirmation link can be
-# copied from there until an SMTP server is configured (EMAIL_BACKEND=...smtp.EmailBackend).
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+# Email (Django's backends, from one EMAIL_URL through django-environ): the join page's
+# confirmation links, invitations, password resets, review reminders, digests and import
+# results (notifications/). consolemail:// (the default) writes each message to the process's
+# output; smtp+tls://user:password@host:587 (or smtp+ssl://...:465, smtp://host:25) sends it.
+# Tests use the locmem backend (pytest-django sets it).
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+EMAIL_PORT = _email["EMAIL_PORT"] or (465 if EMAIL_USE_SSL else 587 if EMAIL_USE_TLS else 25)
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_URL asks for both TLS and SSL: choose one.")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="CommunityOS <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The site's origin as people open it: every link in an email starts with it (https in
+# production: the one-click unsubscribe of RFC 8058 must be https).
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Password reset (notifications/): how long a link works, and how many requests one address
+# and one client address may make in an hour (more are answered alike and mail nothing).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_MINUTES", default=60) * 60
+PASSWORD_RESET_EMAIL_LIMIT = env.int("PASSWORD_RESET_EMAIL_LIMIT", default=3)
+PASSWORD_RESET_IP_LIMIT = env.int("PASSWORD_RESET_IP_LIMIT", default=20)
+if min(PASSWORD_RESET_TIMEOUT, PASSWORD_RESET_EMAIL_LIMIT, PASSWORD_RESET_IP_LIMIT) < 1:
+    raise ImproperlyConfigured(
+        "PASSWORD_RESET_MINUTES, PASSWORD_RESET_EMAIL_LIMIT and PASSWORD_RESET_IP_LIMIT must each "
+        "be at least 1."
+    )
 
 # The join page (signup/): how long a confirmation link works, and the rate limits: at most
 # SIGNUP_EMAIL_LIMIT requests per address (on any community) and SIGNUP_IP_LIMIT per client
@@ -244,6 +269,27 @@ if not DEBUG and env.bool("HTTPS", default=False):
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 CELERY_BROKER_DIR = VAR_DIR / "celery-broker"
+# Django's cache, shared by every process (the REST API's rate limit counts in it, api/auth.py):
+# Redis when REDIS_URL is set; else files in var/cache, which every process of one machine
+# shares with no service to run (as the filesystem broker does), unlike the per-process local
+# memory cache, and with no table to create, unlike the database cache.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "communityos",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_PREFIX": "communityos",
+        }
+    }
+
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
@@ -281,6 +327,19 @@ if not 1 <= HEALTH_HEARTBEAT_SECONDS < HEALTH_STALE_SECONDS:
     raise ImproperlyConfigured(
         "HEALTH_HEARTBEAT_SECONDS must be at least 1 and below HEALTH_STALE_SECONDS."
     )
+# Webhooks (webhooks/transport.py): deliveries go to public addresses only; these networks
+# (comma-separated addresses or CIDR ranges, e.g. "10.20.0.0/16") may be reached anyway, for a
+# receiver inside the same private network. Cloud metadata addresses are refused regardless.
+WEBHOOK_ALLOW_PRIVATE_HOSTS = env.list("WEBHOOK_ALLOW_PRIVATE_HOSTS", default=[])
+for _network in WEBHOOK_ALLOW_PRIVATE_HOSTS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"WEBHOOK_ALLOW_PRIVATE_HOSTS: {_error}") from None
+# Delivered and failed deliveries are kept in the endpoints' logs this many days.
+WEBHOOK_LOG_DAYS = env.int("WEBHOOK_LOG_DAYS", default=30)
+if WEBHOOK_LOG_DAYS < 1:
+    raise ImproperlyConfigured("WEBHOOK_LOG_DAYS must be at least 1.")
 # Periodic jobs join this schedule as the apps that own them land; each sets `expires`.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Proof that beat sends and a worker runs (community_os/health.py); a heartbeat that waited
@@ -327,10 +386,38 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },
+    # Webhooks: outbox rows whose task was lost, deliveries whose next attempt is due (retries
+    # are stored on the delivery, so a lost task or a restarted worker only delays them), and
+    # log entries past WEBHOOK_LOG_DAYS.
+    "sweep-webhooks": {
+        "task": "webhooks.tasks.sweep_webhooks",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
     # Join page signups whose link is used or expired and that no longer count for the rate
     # limit: their answers are not kept longer than that (signup/services.py).
     "sweep-pending-signups": {
         "task": "signup.tasks.sweep_pending_signups",
+        "schedule": timedelta(hours=1),
+        "options": {"expires": 3500},
+    },
+    # Emails (notifications/services.py). Review reminders of manual segments that became due;
+    # digests of watched segments, each at 8:00 in its community's time zone: every quarter of
+    # an hour, so that zones half or three quarters of an hour off UTC get theirs at 8:00 too
+    # (a run sends only what is due and is recorded, so running often costs nothing).
+    "send-review-reminders": {
+        "task": "notifications.tasks.send_review_reminders",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 840},
+    },
+    "send-digests": {
+        "task": "notifications.tasks.send_digests",
+        "schedule": timedelta(minutes=15),
+        "options": {"expires": 840},
+    },
+    # The password reset rate limit's old records; invitations that ended a month ago.
+    "sweep-notifications": {
+        "task": "notifications.tasks.sweep_notifications",
         "schedule": timedelta(hours=1),
         "options": {"expires": 3500},
     },
@@ -393,3 +480,10 @@ MEMBERS_COUNT_CAP = 10_000
 # no index gives their common matches, so counting reads many candidates per match (a pill of 1
 # member in 40 with a filter matching 4 in 10: 23 candidates per match, 58 ms to count 10,000).
 MEMBERS_COMBINED_COUNT_CAP = 1_000
+
+# The REST API (api/): each token (or browser session) may make API_RATE_LIMIT requests per
+# API_RATE_WINDOW_SECONDS; beyond that it gets 429 with Retry-After.
+API_RATE_LIMIT = env.int("API_RATE_LIMIT", default=600)
+API_RATE_WINDOW_SECONDS = env.int("API_RATE_WINDOW_SECONDS", default=60)
+if API_RATE_LIMIT < 1 or API_RATE_WINDOW_SECONDS < 1:
+    raise ImproperlyConfigured("API_RATE_LIMIT and API_RATE_WINDOW_SECONDS must be at least 1.")

@@ -35,7 +35,7 @@ from .imports import Importer, get_importer
 from .mapping import ImportOptions, Preview
 from .models import Community, ImportJob
 from .reports import ImportReport
-from .signals import follow_up_here
+from .signals import follow_up_here, import_finished
 
 logger = logging.getLogger(__name__)
 
@@ -344,6 +344,8 @@ def _finish(job: ImportJob, report: ImportReport) -> None:
     else:
         job.status = Status.DONE
     job.save()
+    if job.status != Status.READY:
+        import_finished.send(sender=ImportJob, job_id=job.pk)
 
 
 def _fail(job: ImportJob, message: str) -> None:
@@ -351,6 +353,7 @@ def _fail(job: ImportJob, message: str) -> None:
     job.message = message
     job.finished_at = timezone.now()
     job.save(update_fields=["status", "message", "finished_at"])
+    import_finished.send(sender=ImportJob, job_id=job.pk)
 
 
 def _problems(report: ImportReport) -> list[list]:

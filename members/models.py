@@ -301,3 +301,55 @@ class ImportJob(models.Model):
         if not self.file_size:
             return 0
         return min(100, round(100 * self.bytes_read / self.file_size))
+
+
+class InvitationQuerySet(models.QuerySet["Invitation"]):
+    def for_community(self, community: Community) -> InvitationQuerySet:
+        return self.filter(community=community)
+
+    def pending(self, now=None) -> InvitationQuerySet:
+        """Neither accepted nor revoked, and not expired."""
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now or timezone.now()
+        )
+
+
+class Invitation(models.Model):
+    """An admin's invitation of a colleague, by email, to a role (members/team.py).
+
+    The emailed link holds a token signed with SECRET_KEY (django.core.signing) over the
+    invitation's id and its `nonce`; it works until `expires_at`, once, unless revoked."""
+
+    community = models.ForeignKey(Community, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField(max_length=254)
+    role = models.CharField(max_length=10, choices=Role.choices)
+    nonce = models.CharField(max_length=32, help_text="Signed into the link; secret.")
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["community", "-created_at"], name="invitation_history")]
+
+    def __str__(self) -> str:
+        return f"{self.email} invited to {self.community} as {self.role}"
+
+    def state(self, now=None) -> str:
+        """accepted, revoked, expired or pending."""
+        if self.accepted_at:
+            return "accepted"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= (now or timezone.now()):
+            return "expired"
+        return "pending"

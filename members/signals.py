@@ -19,3 +19,14 @@ follow_up_here: ContextVar[bool] = ContextVar("follow_up_here", default=False)
 # (engagement its activities, segments manual memberships and the ledger) and may return a
 # dict of counts ({"activities": 12}), which the merge records.
 members_merging = Signal()
+
+# Sent by members/jobs.py once an import job's end (done or failed) is saved, with `job_id`
+# (JSON-safe, so a receiver can hand it to a task). Receivers enqueue with on_commit: the job
+# may still be inside a transaction. notifications mails the uploader; webhooks may deliver
+# `import.finished`.
+import_finished = Signal()
+
+# Sent by members/team.py inside the invitation's transaction, with `invitation` and `link`
+# (the absolute URL of its accept page): notifications mails it. A receiver that cannot mail
+# it raises members.team.InvitationNotSent, and the invitation is not kept.
+invitation_created = Signal()

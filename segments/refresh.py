@@ -33,6 +33,7 @@ from typing import Any
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.db.models.expressions import RawSQL
+from django.dispatch import Signal
 from django.utils import timezone
 
 from members.models import Community, Member
@@ -51,6 +52,18 @@ SCOPE_AT_ONCE = 200
 # memory, and no JIT: compiling the expressions of a rule (or of a hundred rules, in the fast
 # path's single statement) costs far more than running them over a million members.
 POSTGRES_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL jit = off")
+
+# Sent inside a refresh's transaction right after it wrote ledger rows, with `community_id`,
+# `segment_ids`, `after_id` and `up_to_id` (JSON-safe ints): the new rows are exactly
+#     MembershipChange.objects.filter(segment_id__in=segment_ids, pk__gt=after_id, pk__lte=up_to_id)
+# (a range, not a list: a refresh may write a million rows). Exact because the refresh holds
+# those segments' row locks, which every other writer of a segment's ledger holds too (a merge
+# waits for the membership lock instead, segments/locks.py): no other row of them is written
+# meanwhile, earlier ones are at most `after_id`, later ones above `up_to_id` (both read from
+# the id index, so no member is looked at). A receiver records the range in
+# the same transaction (webhooks keeps it in its outbox, so a crash after the commit loses
+# nothing) and acts once it commits.
+ledger_written = Signal()
 
 
 @dataclass(frozen=True)
@@ -341,6 +354,7 @@ def _write_diff(cursor, segment: Segment, as_of: datetime) -> None:
              AND member_id IN (SELECT member_id FROM segment_diff WHERE NOT entering)""",
         [segment.pk],
     )
+    after_id = _last_change_id(cursor)
     cursor.execute(
         """INSERT INTO segments_membershipchange
                (community_id, segment_id, member_id, change, at, via, by_id, rule_version)
@@ -348,6 +362,24 @@ def _write_diff(cursor, segment: Segment, as_of: datetime) -> None:
                   %s, 'rule', NULL, %s
            FROM segment_diff""",
         [segment.community_id, segment.pk, at, segment.rule_version],
+    )
+    _announce(cursor, segment.community_id, [segment.pk], after_id)
+
+
+def _last_change_id(cursor) -> int:
+    """The highest ledger id written so far (the primary key's index answers it at once)."""
+    cursor.execute("SELECT COALESCE(MAX(id), 0) FROM segments_membershipchange")
+    return int(cursor.fetchone()[0])
+
+
+def _announce(cursor, community_id: int, segment_ids: Sequence[int], after_id: int) -> None:
+    """Send ledger_written for the rows just written to these segments' ledger."""
+    ledger_written.send(
+        sender=Segment,
+        community_id=community_id,
+        segment_ids=sorted(segment_ids),
+        after_id=after_id,
+        up_to_id=_last_change_id(cursor),
     )
 
 
@@ -520,7 +552,7 @@ def _apply_scope_at_once(
             )
             counts = {pk: (entered, left) for pk, entered, left in cursor.fetchall()}
             if counts:
-                _write_scope_diff(cursor, community, at)
+                _write_scope_diff(cursor, community, at, sorted(counts))
                 for pk, (entered, left) in counts.items():
                     Segment.objects.filter(pk=pk).update(
                         member_count=F("member_count") + entered - left
@@ -532,7 +564,7 @@ def _apply_scope_at_once(
     return {pk: counts.get(pk, (0, 0)) for pk in batch}
 
 
-def _write_scope_diff(cursor, community: Community, at: Any) -> None:
+def _write_scope_diff(cursor, community: Community, at: Any, segment_ids: Sequence[int]) -> None:
     cursor.execute(
         """INSERT INTO segments_segmentmembership
                (community_id, segment_id, member_id, added_at, via, added_by_id)
@@ -545,6 +577,7 @@ def _write_scope_diff(cursor, community: Community, at: Any) -> None:
            WHERE via = 'rule' AND (segment_id, member_id) IN (
                SELECT segment_id, member_id FROM segment_scope_diff WHERE NOT entering)"""
     )
+    after_id = _last_change_id(cursor)
     cursor.execute(
         """INSERT INTO segments_membershipchange
                (community_id, segment_id, member_id, change, at, via, by_id, rule_version)
@@ -554,3 +587,4 @@ def _write_scope_diff(cursor, community: Community, at: Any) -> None:
            FROM segment_scope_diff d JOIN segments_segment s ON s.id = d.segment_id""",
         [community.pk, at],
     )
+    _announce(cursor, community.pk, segment_ids, after_id)

@@ -32,6 +32,7 @@ from .models import (
     SegmentMembership,
     Via,
 )
+from .refresh import ledger_written
 
 LOOKUP_CHUNK = 500  # values per IN (...): under every database's parameter limit
 MAX_ENTRIES = 10_000  # names or emails matched at once (a paste, a segments file)
@@ -479,8 +480,11 @@ def segment_add_members(
     return report
 
 
-def segment_remove_members(*, segment: Segment, member_ids: Iterable[int], by=None) -> int:
-    """Take members out of a manual segment; returns how many were in it."""
+def segment_remove_members(
+    *, segment: Segment, member_ids: Iterable[int], by=None, via: str = Via.MANUAL
+) -> int:
+    """Take members out of a manual segment; returns how many were in it. `via` says how
+    (by hand, or through the API) in the ledger."""
     ids = sorted({int(pk) for pk in member_ids})
     now = timezone.now()
     with transaction.atomic():
@@ -491,7 +495,7 @@ def segment_remove_members(*, segment: Segment, member_ids: Iterable[int], by=No
         if not leaving:
             return 0
         SegmentMembership.objects.filter(segment=segment, member__in=leaving).delete()
-        _log(segment, leaving, Change.LEFT, now, Via.MANUAL, by)
+        _log(segment, leaving, Change.LEFT, now, via, by)
         Segment.objects.filter(pk=segment.pk).update(
             member_count=F("member_count") - len(leaving), updated_at=now
         )
@@ -531,32 +535,55 @@ def merge_memberships(
     if dropping:
         now = timezone.now()
         SegmentMembership.objects.filter(member=merged, segment_id__in=dropping).delete()
-        MembershipChange.objects.bulk_create(
-            MembershipChange(
-                community_id=community.pk,
-                segment_id=segment_id,
-                member=kept,
-                change=Change.LEFT,
-                at=now,
-                via=Via.MANUAL,
-                by=by,
-            )
-            for segment_id in dropping
+        _write_ledger(
+            community.pk,
+            [
+                MembershipChange(
+                    community_id=community.pk,
+                    segment_id=segment_id,
+                    member=kept,
+                    change=Change.LEFT,
+                    at=now,
+                    via=Via.MANUAL,
+                    by=by,
+                )
+                for segment_id in dropping
+            ],
         )
         Segment.objects.filter(pk__in=dropping).update(member_count=F("member_count") - 1)
     return {"memberships": len(moving), "memberships_dropped": len(dropping), "ledger": ledger}
 
 
 def _log(segment: Segment, members: Iterable[Member], change: str, at, via: str, by) -> None:
-    MembershipChange.objects.bulk_create(
-        MembershipChange(
-            community_id=segment.community_id,
-            segment=segment,
-            member=member,
-            change=change,
-            at=at,
-            via=via,
-            by=by,
-        )
-        for member in members
+    _write_ledger(
+        segment.community_id,
+        [
+            MembershipChange(
+                community_id=segment.community_id,
+                segment=segment,
+                member=member,
+                change=change,
+                at=at,
+                via=via,
+                by=by,
+            )
+            for member in members
+        ],
+    )
+
+
+def _write_ledger(community_id: int, changes: list[MembershipChange]) -> None:
+    """Write ledger rows of changes made by hand (or by a merge) and announce them as a refresh
+    announces its own (segments/refresh.py `ledger_written`): their ids are one range, as the
+    writer holds the segments' locks."""
+    if not changes:
+        return
+    written = MembershipChange.objects.bulk_create(changes)
+    ids = [change.pk for change in written]
+    ledger_written.send(
+        sender=Segment,
+        community_id=community_id,
+        segment_ids=sorted({change.segment_id for change in written}),
+        after_id=min(ids) - 1,
+        up_to_id=max(ids),
     )

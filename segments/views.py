@@ -527,6 +527,8 @@ def sidebar(request: CommunityRequest) -> HttpResponse:
 def sidebar_context(request: CommunityRequest) -> dict:
     segments = segments_for_request(request)
     editable = can_edit(request)
+    now = timezone.now()
+    due = [s.pk for s in segments if not s.is_smart and s.is_due_for_review(now)]
     return {
         "community": request.community,
         "smart": [s for s in segments if s.is_smart],
@@ -537,6 +539,9 @@ def sidebar_context(request: CommunityRequest) -> dict:
         # them (sidebar.html), so a page of a community with a hundred segments does not
         # render them all again each time.
         "shown": [(s.pk, s.name, s.kind, s.color, s.member_count, s.is_updating) for s in segments],
+        # Manual segments due for review (a marker; notifications mails their owner and
+        # watchers): part of the cache key too, since a day passing makes one due.
+        "due": due,
     }
 
 

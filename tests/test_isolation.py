@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from members.models import ImportJob, Role
+from members.models import ROLE_RANK, ImportJob, Invitation, Role
 from segments.models import Segment
 from tests.factories import CommunityRoleFactory, MemberFactory, UserFactory
+from webhooks.models import Delivery, Endpoint
+from webhooks.services import RETRY_FOR, new_secret
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,10 @@ class Objects:
     manual: int
     second_member: int = 0  # another member of the same community (the merge screen's pair)
     import_job: int = 0
+    endpoint: int = 0  # a webhook endpoint, and one of its deliveries
+    delivery: int = 0
+    team_role: int = 0  # a teammate's role (Settings > Team), and an invitation
+    invitation: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Spec:
     post: bool = False  # POST is a write
     viewer_get: int = 200  # what a viewer's GET answers (403: an editing dialog)
     write_role: Role = Role.MANAGER
+    read_role: Role = Role.VIEWER  # the community's roles below it get 403, reads included
 
 
 SEGMENT = lambda o: {"pk": o.smart}  # noqa: E731
@@ -77,7 +86,34 @@ COMMUNITY_URLS: dict[str, Spec] = {
     "segments:remove": Spec(kwargs=MANUAL, get=False, post=True),
     "segments:member": Spec(kwargs=lambda o: {"member_pk": o.member}, post=True),
     "signup:settings": Spec(post=True, write_role=Role.ADMIN),
+    # Admins only, reads included: an endpoint's URL may carry the receiver's credential.
+    "webhooks:settings": Spec(post=True, write_role=Role.ADMIN, read_role=Role.ADMIN),
+    "webhooks:endpoint": Spec(
+        kwargs=lambda o: {"pk": o.endpoint}, post=True, write_role=Role.ADMIN, read_role=Role.ADMIN
+    ),
+    "webhooks:resend": Spec(
+        kwargs=lambda o: {"pk": o.endpoint, "delivery_pk": o.delivery},
+        get=False,
+        post=True,
+        write_role=Role.ADMIN,
+        read_role=Role.ADMIN,
+    ),
+    "api:tokens": Spec(post=True, write_role=Role.ADMIN),
+    "members:team": Spec(post=True, write_role=Role.ADMIN),
+    "members:team_role": Spec(
+        kwargs=lambda o: {"pk": o.team_role}, get=False, post=True, write_role=Role.ADMIN
+    ),
+    "members:team_remove": Spec(
+        kwargs=lambda o: {"pk": o.team_role}, get=False, post=True, write_role=Role.ADMIN
+    ),
+    "members:team_revoke": Spec(
+        kwargs=lambda o: {"pk": o.invitation}, get=False, post=True, write_role=Role.ADMIN
+    ),
+    # Watching is the user's own choice, not a change to the community: viewers too.
+    "notifications:watch": Spec(kwargs=SEGMENT, get=False, post=True, write_role=Role.VIEWER),
 }
+
+API_REASON = "a REST API operation (tests/api/test_tenancy.py, tests/api/test_auth.py)"
 
 # Not community pages; each has its own tests (tests/test_site.py, tests/members/...).
 OUTSIDE_COMMUNITIES = {
@@ -90,6 +126,40 @@ OUTSIDE_COMMUNITIES = {
     "signup:join": "the public join page of a community that published one (tests/signup)",
     "signup:sent": "the public join page's answer after a signup (tests/signup)",
     "signup:confirm": "the public confirmation of an emailed link (tests/signup)",
+    "invitation_accept": "an invitation's emailed link: the signed token is the key "
+    "(tests/members/test_team.py)",
+    "notifications:preferences": "the logged-in user's own email settings (tests/notifications)",
+    "notifications:unsubscribe": "an email's one-click unsubscribe: the signed token is the key",
+    "notifications:password_reset": "public: the same answer for every address",
+    "notifications:password_reset_done": "public, no data",
+    "notifications:password_reset_confirm": "public: Django's reset token is the key",
+    "notifications:password_reset_complete": "public, no data",
+    # The REST API: the community comes from the token (or X-Community for a session), not
+    # the URL; tests/api/test_tenancy.py runs every operation of its schema with another
+    # community's token and ids (404), and tests/api/test_auth.py the roles and scopes.
+    "api-v1:openapi-json": "the REST API's OpenAPI schema: public, no data",
+    "api-v1:openapi-view": "the REST API's docs (Swagger UI): public, no data",
+    "api:not_found": "any other path under /api/v1/: a 404 problem document",
+    "api-v1:add_activities": API_REASON,
+    "api-v1:add_segment_members": API_REASON,
+    "api-v1:api-root": API_REASON,
+    "api-v1:create_segment": API_REASON,
+    "api-v1:delete_segment": API_REASON,
+    "api-v1:get_import_job": API_REASON,
+    "api-v1:get_member_by_id": API_REASON,
+    "api-v1:get_segment_by_id": API_REASON,
+    "api-v1:list_members": API_REASON,
+    "api-v1:list_membership_changes": API_REASON,
+    "api-v1:list_segment_members": API_REASON,
+    "api-v1:list_segments": API_REASON,
+    "api-v1:remove_segment_members": API_REASON,
+    "api-v1:update_segment": API_REASON,
+    "api-v1:upsert_member": API_REASON,
+    "api-v1:list_endpoints": API_REASON,
+    "api-v1:create_endpoint": API_REASON,
+    "api-v1:get_endpoint": API_REASON,
+    "api-v1:update_endpoint": API_REASON,
+    "api-v1:delete_endpoint": API_REASON,
 }
 
 
@@ -122,12 +192,42 @@ def _objects(community) -> Objects:
     job = ImportJob.objects.create(
         community=community, importer="members", file_name="members.csv", status="ready"
     )
+    endpoint = Endpoint.objects.create(
+        community=community,
+        url="https://hooks.example.org/in",
+        events=["member.created"],
+        secret=new_secret(),
+    )
+    now = timezone.now()
+    delivery = Delivery.objects.create(
+        community=community,
+        endpoint=endpoint,
+        message_id=f"msg_{community.slug}",
+        event="member.created",
+        body="{}",
+        created_at=now,
+        next_attempt_at=now + RETRY_FOR,  # not due: a POST below must not reach the network
+        give_up_at=now + RETRY_FOR,
+    )
+    teammate = UserFactory(username=f"teammate-{community.slug}")
+    team_role = CommunityRoleFactory(user=teammate, community=community, role=Role.VIEWER)
+    invitation = Invitation.objects.create(
+        community=community,
+        email=f"invited@{community.slug}.example.org",
+        role=Role.VIEWER,
+        nonce="isolation",
+        expires_at=now + timedelta(days=7),
+    )
     return Objects(
+        team_role=team_role.pk,
+        invitation=invitation.pk,
         member=member.pk,
         smart=smart.pk,
         manual=manual.pk,
         second_member=second.pk,
         import_job=job.pk,
+        endpoint=endpoint.pk,
+        delivery=delivery.pk,
     )
 
 
@@ -177,8 +277,11 @@ def test_isolation_matrix(client, community, other_community, acme_objects, name
     if role == "outsider":
         assert (got.status_code, posted.status_code) == (404, 404), name
         return
+    if ROLE_RANK[Role(role)] < ROLE_RANK[spec.read_role]:
+        assert (got.status_code, posted.status_code) == (403, 403), (name, role)
+        return
 
-    may_write = role == "admin" or (role == "manager" and spec.write_role == Role.MANAGER)
+    may_write = ROLE_RANK[Role(role)] >= ROLE_RANK[spec.write_role]
     if not spec.get:
         assert got.status_code == 405, (name, role, got.status_code)
     elif role == "viewer":
@@ -201,11 +304,14 @@ def test_isolation_matrix(client, community, other_community, acme_objects, name
     "name", sorted(n for n, spec in COMMUNITY_URLS.items() if spec.kwargs(Objects(1, 1, 1)))
 )
 def test_objects_of_another_community_are_404_under_this_community(
-    alice_client, community, acme_objects, globex_objects, name
+    client, alice, amy, community, acme_objects, globex_objects, name
 ):
-    """alice manages acme; globex's member or segment put into an acme URL is not found.
-    (A method the view does not serve is refused with 405 before any lookup.)"""
+    """alice manages acme (amy is its admin, for the admins' pages); globex's member or segment
+    put into an acme URL is not found. (A method the view does not serve is refused with 405
+    before any lookup.)"""
     spec = COMMUNITY_URLS[name]
+    client.force_login(amy if Role.ADMIN in (spec.read_role, spec.write_role) else alice)
+    alice_client = client
     url = _url(name, community, globex_objects)
     assert alice_client.get(url).status_code == (404 if spec.get else 405), name
     assert alice_client.post(url, {}).status_code == (404 if spec.post else 405), name

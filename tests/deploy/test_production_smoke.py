@@ -166,7 +166,7 @@ def test_production_install_logs_in_and_the_worker_refreshes_a_new_segment(
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_CONTROL_SOCKET": str(run_dir / "gunicorn.ctl"),
         "WEB_CONCURRENCY": "2",
-        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        "EMAIL_URL": "consolemail://",
         # The checkout's code, as the tests run it: an editable install maps only the packages
         # there were when it was made (the installed wheel is tests/deploy/test_wheel.py's).
         "PYTHONPATH": str(ROOT),

@@ -46,19 +46,21 @@ from engagement.forms import TrendRangeForm
 from engagement.models import ActivityKind, HealthSnapshot
 from engagement.scoring import score_community
 from members import importing as member_importing
-from members import table
+from members import table, team
 from members.filters import MemberFilter
 from members.forms import ImportForm
 from members.imports import get_importer
 from members.merging import FIELDS as MERGE_FIELDS
-from members.models import Community, ImportJob
+from members.models import Community, CommunityRole, ImportJob, Invitation, Role
 from members.paging import encode_cursor
+from notifications import mail as notification_mail
+from notifications.models import USER_KINDS, EmailKind, Frequency
 from segments import refresh, rules, services
 from segments.builder import UNITS
 from segments.forms import AddMembersForm, SegmentForm
 from segments.models import Color, Kind
 from signup.models import JoinPage
-from tests.factories import ActivityFactory, IdentityFactory, MemberFactory
+from tests.factories import ActivityFactory, IdentityFactory, MemberFactory, UserFactory
 from tests.security.strategies import (
     HOSTILE,
     HUGE_IDS,
@@ -76,6 +78,9 @@ from tests.security.strategies import (
     value_or_hostile,
     weighted,
 )
+from webhooks import transport as webhook_transport
+from webhooks.models import Delivery, Endpoint, Event
+from webhooks.services import new_secret
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 
@@ -112,6 +117,12 @@ class Town:
     texts: tuple[str, ...]  # names, emails, companies, cities of acme's members
     cursors: tuple[str, ...]  # real paging cursors of several sort columns
     jobs: tuple[int, ...] = ()  # import jobs: one checked and waiting, one done
+    webhooks: tuple[int, ...] = ()  # webhook endpoints, and deliveries of the first
+    deliveries: tuple[int, ...] = ()
+    team_roles: tuple[int, ...] = ()  # Settings > Team: roles of acme, and an invitation
+    invitations: tuple[int, ...] = ()
+    invitation_tokens: tuple[str, ...] = ()  # its emailed link's token
+    unsubscribe_tokens: tuple[str, ...] = ()  # one-click unsubscribe tokens (alice's, an address's)
 
     @property
     def segments(self) -> tuple[int, ...]:
@@ -246,7 +257,50 @@ def _build_town(community: Community, other: Community) -> Town:
         status="done",
         problems=[[2, "invalid", 'unknown kind "posted"']],
     )
+    endpoint = Endpoint.objects.create(
+        community=community,
+        url=f"https://{FUZZ_HOOK_HOST}/in",
+        events=[Event.MEMBER_ENTERED, Event.MEMBER_LEFT],
+        secret=new_secret(),
+    )
+    endpoint.segments.set([smart])
+    delivery = Delivery.objects.create(
+        community=community,
+        endpoint=endpoint,
+        message_id="msg_fuzz",
+        event=Event.MEMBER_ENTERED,
+        body="{}",
+        created_at=now,
+        next_attempt_at=None,
+        give_up_at=now,
+        status=Delivery.Status.FAILED,
+        attempts=11,
+        last_error="Connection refused.",
+    )
+    CommunityRole.objects.create(
+        community=community, user=UserFactory(username="teammate"), role=Role.VIEWER
+    )
+    invitation = Invitation.objects.create(
+        community=community,
+        email="invited@example.org",
+        role=Role.MANAGER,
+        nonce="fuzz",
+        expires_at=now + timedelta(days=7),
+    )
+    alice = CommunityRole.objects.get(community=community, user__username="alice").user
     return Town(
+        # alice's, amy's and the teammate's
+        team_roles=tuple(
+            CommunityRole.objects.filter(community=community).values_list("pk", flat=True)
+        ),
+        invitations=(invitation.pk,),
+        invitation_tokens=(team.invitation_token(invitation),),
+        unsubscribe_tokens=(
+            notification_mail.unsubscribe_token(kind=EmailKind.DIGEST, user=alice),
+            notification_mail.unsubscribe_token(kind=EmailKind.INVITATION, email="a@example.org"),
+        ),
+        webhooks=(endpoint.pk,),
+        deliveries=(delivery.pk,),
         jobs=(waiting.pk, done.pk),
         slug=community.slug,
         members=tuple(member.pk for member in members),
@@ -260,8 +314,19 @@ def _build_town(community: Community, other: Community) -> Town:
     )
 
 
+FUZZ_HOOK_HOST = "hooks.example.org"
+
+
+def _fake_dns(host: str, port: int) -> list[str]:
+    """Webhook URLs are resolved when saved: no DNS from the fuzzing (one public name)."""
+    if host == FUZZ_HOOK_HOST:
+        return ["93.184.215.14"]
+    raise OSError("Name or service not known")
+
+
 @pytest.fixture
-def town(community, other_community, alice, amy) -> Town:
+def town(community, other_community, alice, amy, monkeypatch) -> Town:
+    monkeypatch.setattr(webhook_transport, "resolve", _fake_dns)
     # A worker and beat seen just now, so /healthz answers 200 and any 5xx there is a fault.
     health.record(health.WORKER)
     health.record(health.BEAT)
@@ -378,7 +443,8 @@ def send(client: Client, attack: Attack) -> HttpResponseBase:
         else:
             body = attack.raw_body if attack.raw_body is not None else urlencode(attack.body)
             content_type = "application/x-www-form-urlencoded"
-            response = client.post(attack.path, body, content_type=content_type, **extra)
+            send_body = getattr(client, attack.method.lower())  # POST, or the API's PATCH, DELETE
+            response = send_body(attack.path, body, content_type=content_type, **extra)
         if response.streaming:  # an export: its rows are produced while it is sent
             b"".join(response.streaming_content)  # type: ignore[attr-defined]
     except Exception as error:
@@ -417,6 +483,8 @@ EVERY_NAME = sorted(
         *("action", "segment", "group-1", "field-1.1", "op-1.1", "value-1.1", "value2-1.1"),
         *("amount-1.1", "unit-1.1", "shape-1.1", "importer", "then", "member", "direction"),
         *("pinned", "page", "attributes", "next", "username", "password", "form-TOTAL_FORMS"),
+        *("role", "frequency", "password_again", "new_password1", "new_password2"),
+        *(*USER_KINDS, "List-Unsubscribe"),
     }
 )
 
@@ -480,8 +548,15 @@ def params(town: Town) -> dict[str, Param]:
         "direction": choice(["up", "down"]),
         "pinned": choice(["1", "0", "on"]),
         "member": identifiers(town, town.members),
-        # The profile's segment buttons, and an import job's page.
-        "action": choice(["remove", "add", "check", "import", "cancel"]),
+        # The profile's segment buttons, an import job's page, a webhook endpoint's buttons.
+        "action": choice(
+            ["remove", "add", "check", "import", "cancel", "save", "rotate", "delete", "enable"]
+        ),
+        # Settings > Webhooks: an endpoint's form and buttons.
+        "url": text([f"https://{FUZZ_HOOK_HOST}/in", "http://10.0.0.1/", "http://[::1]:80/"]),
+        "description": text(["CRM sync"]),
+        "events": choice(Event.values),
+        "segments": identifiers(town, town.segments),
         "entries": text(texts, ["\n".join(texts), ", ".join(texts), "Sam Lee"], comma_list()),
         "next": text([f"/c/{town.slug}/", "/"]),
         "username": text(["alice", "amy", "nobody"]),
@@ -502,6 +577,14 @@ def params(town: Town) -> dict[str, Param]:
             for name in ("company_name", "job_title", "city", "country", "location")
         },
         "invite_url": text(["https://example.org/invite", "javascript:alert(1)"]),
+        # Settings > Team, an invitation's page, watching, email preferences, password reset.
+        "role": choice(Role.values),
+        "password_again": text(["correct horse battery staple", "other"]),
+        "new_password1": text(["an entirely new passphrase 7", "1234"]),
+        "new_password2": text(["an entirely new passphrase 7"]),
+        "frequency": choice(Frequency.values),
+        **{kind: choice(["on"]) for kind in USER_KINDS},
+        "List-Unsubscribe": choice(["One-Click"]),
         **{f"field_{name}": choice(["kept", "merged"]) for name in MERGE_FIELDS},
     }
     for name in MEMBER_LIST:
@@ -861,6 +944,38 @@ VIEWS: dict[str, Spec] = {
         role="anonymous",
     ),
     "signup:sent": Spec(role="anonymous"),
+    "members:team": Spec(
+        methods=("GET", "POST"), body=reads("email", "role", required=["email"]), role="admin"
+    ),
+    "members:team_role": Spec(
+        methods=("POST",), body=reads("role"), pool=lambda town: town.team_roles, role="admin"
+    ),
+    "members:team_remove": Spec(methods=("POST",), pool=lambda town: town.team_roles, role="admin"),
+    "members:team_revoke": Spec(
+        methods=("POST",), pool=lambda town: town.invitations, role="admin"
+    ),
+    "invitation_accept": Spec(
+        methods=("GET", "POST"),
+        body=reads("username", "password", "password_again"),
+        pool=lambda town: town.invitation_tokens,
+        role="anonymous",
+    ),
+    "notifications:watch": Spec(methods=("POST",), body=reads("action", "frequency", "next")),
+    "notifications:preferences": Spec(methods=("GET", "POST"), body=reads(*USER_KINDS)),
+    "notifications:unsubscribe": Spec(
+        methods=("GET", "POST"),
+        body=reads("List-Unsubscribe"),
+        pool=lambda town: town.unsubscribe_tokens,
+        role="anonymous",
+    ),
+    "notifications:password_reset": Spec(
+        methods=("GET", "POST"), body=reads("email", required=["email"]), role="anonymous"
+    ),
+    "notifications:password_reset_done": Spec(role="anonymous"),
+    "notifications:password_reset_confirm": Spec(
+        methods=("GET", "POST"), body=reads("new_password1", "new_password2"), role="anonymous"
+    ),
+    "notifications:password_reset_complete": Spec(role="anonymous"),
     "signup:confirm": Spec(methods=("GET", "POST"), role="anonymous"),
     "signup:settings": Spec(
         methods=("GET", "POST"),
@@ -869,6 +984,44 @@ VIEWS: dict[str, Spec] = {
         ),
         role="admin",
     ),
+    # The REST API: these requests carry no token and no X-Community, so every one is a 401
+    # problem document; tests/api/test_schemathesis.py drives the API with tokens.
+    "webhooks:settings": Spec(
+        methods=("GET", "POST"),
+        body=reads("url", "description", "events", "segments", required=["url", "events"]),
+        role="admin",
+    ),
+    "webhooks:endpoint": Spec(
+        methods=("GET", "POST"),
+        body=reads("action", "url", "events", "segments", "enabled", "confirm"),
+        pool=lambda town: town.webhooks,
+        role="admin",
+    ),
+    "webhooks:resend": Spec(methods=("POST",), pool=lambda town: town.webhooks, role="admin"),
+    "api:tokens": Spec(methods=("GET", "POST"), body=reads("name", "action"), role="admin"),
+    "api:not_found": Spec(methods=("GET", "POST")),
+    "api-v1:openapi-json": Spec(),
+    "api-v1:openapi-view": Spec(),
+    "api-v1:api-root": Spec(),
+    "api-v1:list_members": Spec(query=reads(*MEMBER_LIST)),
+    "api-v1:get_member_by_id": Spec(pool=MEMBERS),
+    "api-v1:upsert_member": Spec(methods=("POST",)),
+    "api-v1:add_activities": Spec(methods=("POST",)),
+    "api-v1:list_segments": Spec(),
+    "api-v1:create_segment": Spec(methods=("POST",)),
+    "api-v1:get_segment_by_id": Spec(),
+    "api-v1:update_segment": Spec(methods=("PATCH",)),
+    "api-v1:delete_segment": Spec(methods=("DELETE",)),
+    "api-v1:list_segment_members": Spec(),
+    "api-v1:add_segment_members": Spec(methods=("POST",), pool=MANUAL),
+    "api-v1:remove_segment_members": Spec(methods=("DELETE",), pool=MANUAL),
+    "api-v1:list_membership_changes": Spec(query=reads("segment")),
+    "api-v1:get_import_job": Spec(pool=JOBS),
+    "api-v1:list_endpoints": Spec(),
+    "api-v1:create_endpoint": Spec(methods=("POST",)),
+    "api-v1:get_endpoint": Spec(pool=lambda town: town.webhooks),
+    "api-v1:update_endpoint": Spec(methods=("PATCH",), pool=lambda town: town.webhooks),
+    "api-v1:delete_endpoint": Spec(methods=("DELETE",), pool=lambda town: town.webhooks),
 }
 # A URL pattern added without a spec is still fuzzed (GET and POST, any parameter), and
 # test_every_url_pattern_has_a_spec asks for the names it reads.
@@ -917,6 +1070,8 @@ def _path(name: str, town: Town, draw) -> str:
             kwargs[kwarg] = draw(weighted((19, st.just(town.slug)), (1, odd)))
         elif kwarg == "member_pk":
             kwargs[kwarg] = draw(ids(town, town.members))
+        elif kwarg == "delivery_pk":
+            kwargs[kwarg] = draw(ids(town, town.deliveries))
         else:
             kwargs[kwarg] = draw(ids(town, spec.pool(town)))
     return reverse(name, kwargs=kwargs)
@@ -933,7 +1088,7 @@ def attacks(draw, name: str, method: str, town: Town) -> Attack:
     body: Pairs = ()
     raw_body = None
     files: tuple[tuple[str, str, bytes], ...] = ()
-    if method == "POST":
+    if method != "GET":
         if name == "members:imports":
             importer, file, body = draw(upload(town))
             query += (("importer", importer),)
