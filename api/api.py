@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -40,6 +41,7 @@ ERRORS = {
     401: "No credentials, or a token that is not valid, expired or revoked.",
     403: "A read token or a read-only role writing, or a failed CSRF check.",
     404: "No such object in this community (or, for a session, no such community).",
+    413: "The body is larger than a request may send (DATA_UPLOAD_MAX_MEMORY_SIZE).",
     422: "Input refused: `errors` names each field.",
     429: "Too many requests: wait for Retry-After seconds.",
     503: "A statement took too long and was stopped: try again.",
@@ -134,6 +136,7 @@ HANDLERS: list[tuple[type[Exception], Any]] = [
     (Http404, problems.not_found),
     (SegmentError, problems.segment_error),
     (problems.InputError, problems.input_error),
+    (RequestDataTooBig, problems.too_big),
     (Exception, problems.server_error),
 ]
 for exception, handler in HANDLERS:

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -117,6 +119,15 @@ def segment_error(request: HttpRequest, exc: SegmentError) -> HttpResponse:
     if exc.field is None:
         return problem(409, str(exc))
     return problem(422, str(exc), [(exc.field, str(exc))])
+
+
+def too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """A body past DATA_UPLOAD_MAX_MEMORY_SIZE, refused before it is read."""
+    return problem(
+        413,
+        f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes, the most one "
+        "request may send; send fewer items at once.",
+    )
 
 
 def server_error(request: HttpRequest, exc: Exception) -> HttpResponse:

@@ -112,3 +112,12 @@ def test_batch_limits_and_shapes(api, community):
         assert field in [e["field"] for e in response.json()["errors"]], (field, response.json())
     with transaction.atomic():
         assert api.post("activities", {"activities": [one] * 1000}).json()["created"] == 1000
+
+
+def test_a_body_past_the_upload_limit_is_a_413_problem(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1_000
+    body = {"activities": [{"kind": "message", "occurred_at": "2025-01-01", "title": "x" * 2_000}]}
+    response = api.post("activities", body)
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    assert "larger than 1,000 bytes" in response.json()["detail"]
