@@ -302,7 +302,7 @@ ColorName = Literal["blue", "green", "amber", "rose", "violet", "teal", "slate"]
 class SegmentIn(Input):
     name: Text100 = Field(description="Unique in the community, in any letter case.")
     kind: Literal["smart", "manual"]
-    rule: Rule | None = Field(None, description="Smart segments: the rule (DESIGN §6).")
+    rule: Rule | None = Field(None, description="Smart segments: the rule (docs/rules.md).")
     description: Text2000 = ""
     color: ColorName = "blue"
     pinned: bool = False

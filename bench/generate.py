@@ -1,4 +1,4 @@
-"""A big, deterministic community for the segment and web benchmarks (DESIGN §10).
+"""A big, deterministic community for the segment and web benchmarks (bench/README.md).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/communityos_bench \\
         .venv/bin/python bench/generate.py [--members 100000] [--seed 20260601] \\

@@ -6,7 +6,7 @@
 PostgreSQL only. Loads a separate community (slug `bench-scoring`) with COPY: `--members`
 members and about `--activities-per-member` times as many activities, deterministic for a given
 `--seed` and skewed like a real community (many members never active, a few very active, most
-activity recent). Then it times, best of `--repeat` each, `score_community` (DESIGN §5: one
+activity recent). Then it times, best of `--repeat` each, `score_community` (docs/scoring.md: one
 upsert of every member's score) and the plain aggregate
 
     SELECT member_id, count(*), max(occurred_at) FROM engagement_activity

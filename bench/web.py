@@ -59,7 +59,7 @@ from members.paging import encode_cursor  # noqa: E402
 from segments import refresh  # noqa: E402
 from segments.models import Segment  # noqa: E402
 
-TARGET_MS = 150  # p95 with 4 clients (DESIGN §10)
+TARGET_MS = 150  # p95 with 4 clients (bench/README.md)
 LEVELS = (1, 4, 16)
 
 

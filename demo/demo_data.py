@@ -23,7 +23,7 @@ DEMO_SOURCE = "demo"
 DEMO_MEMBER_COUNT = 2000
 DEMO_SEED = 20260101
 
-# The six segment ideas of DESIGN §1, as a new user first sees them: pinned ones become the
+# The six segment ideas of docs/rules.md, as a new user first sees them: pinned ones become the
 # pills above the table, in this order. "Mentors" is manual: seed_demo hand-picks its members.
 DEMO_SEGMENTS: tuple[dict[str, Any], ...] = (
     {

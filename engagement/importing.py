@@ -1,4 +1,4 @@
-"""Import activities from a CSV file (DESIGN §8 "Activities CSV").
+"""Import activities from a CSV file (docs/cli.md "Imports", README "Command line").
 
 Two steps, as the members import (members/importing.py), so that the database does the heavy
 work in a few statements whatever the file's size:

@@ -1,4 +1,5 @@
-"""Activities, the kinds they come in, and the engagement scores computed from them (DESIGN §5)."""
+"""Activities, the kinds they come in, and the engagement scores computed from them
+(docs/scoring.md)."""
 
 from __future__ import annotations
 
@@ -180,7 +181,8 @@ class MemberScore(models.Model):
         return f"{self.member_id}: E {self.engagement}"
 
 
-# Community Health (DESIGN §5): who counts as a super user, active, or inactive member.
+# Community Health (docs/scoring.md "Community Health"): who counts as a super user, active, or
+# inactive member.
 SUPER_USER = models.Q(impact__gt=2)
 ACTIVE = models.Q(frequency__gt=1, recency__gt=1, impact__gt=1)
 INACTIVE = models.Q(frequency__lt=1, recency__lt=1, impact__lt=1)
@@ -206,9 +208,9 @@ class HealthSnapshotQuerySet(models.QuerySet["HealthSnapshot"]):
         return self.filter(community=community)
 
     def record(self, community: Community, *, as_of: datetime) -> HealthSnapshot:
-        """Write the week's snapshot from the community's current scores, in two aggregate
-        queries. A member without a score yet (one an import just created) counts as scoring 0
-        on all four (DESIGN §4), as the segment rules count them, so the Engagement page and the
+        """Write the week's snapshot from the community's current scores, in two aggregate queries.
+        A member without a score yet (one an import just created) counts as scoring 0 on all four
+        (docs/scoring.md), as the segment rules count them, so the Engagement page and the
         "Inactive" pill agree before the next scoring run.
 
         The week is the Monday of `as_of`'s ISO week (UTC); a later scoring in the same week

@@ -1,4 +1,4 @@
-"""What a member's scores mean, in words (DESIGN §5 "Reading"), for the profile.
+"""What a member's scores mean, in words (docs/scoring.md "Readings"), for the profile.
 
 Small pure functions of a score and the components stored beside it; no database, no clock
 (the scores' own `as_of` is the reference instant, so a reading explains its number exactly).
@@ -67,7 +67,8 @@ class Standing:
 
 
 def standings(frequency: Decimal, recency: Decimal, impact: Decimal) -> list[Standing]:
-    """Where the member counts in Community Health (§5); a super user may also be active."""
+    """Where the member counts in Community Health (docs/scoring.md); a super user may also be
+    active."""
     found = []
     if impact > 2:
         found.append(Standing("super-user", "Super user", "Impact above 2"))

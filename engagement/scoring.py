@@ -1,4 +1,4 @@
-"""Engagement scores (DESIGN §5), computed set-based: one upsert statement per community.
+"""Engagement scores (docs/scoring.md), computed set-based: one upsert statement per community.
 
 The statement aggregates each member's activities in the window into three numbers (active days
 in the last 90, the latest initiated activity, the decayed raw impact), turns them into F, R and
@@ -192,7 +192,8 @@ def score_community(community: Community, *, as_of: datetime | None = None) -> i
                 for setting in POSTGRES_SETTINGS:
                     cursor.execute(setting)
             cursor.execute(_score_sql(connection.vendor), params)
-        # The week's Community Health, from the scores just written (DESIGN §5: kept weekly).
+        # The week's Community Health, from the scores just written
+        # (docs/scoring.md "Community Health").
         HealthSnapshot.objects.record(community, as_of=as_of)
         # A rescore that waited for the broker is done once scores as of after it are written.
         Community.objects.filter(pk=community.pk, rescore_waiting_since__lte=as_of).update(

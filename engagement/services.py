@@ -17,7 +17,8 @@ BATCH_SIZE = 900
 
 
 def update_last_seen(community: Community, member_ids: Iterable[int]) -> int:
-    """Move each member's `last_seen_at` up to their newest *initiated* activity (DESIGN §5).
+    """Move each member's `last_seen_at` up to their newest *initiated* activity
+    (docs/scoring.md "Last Seen").
 
     `last_seen_at` becomes the later of its current value and that activity; it never moves
     back, and received activities (a reaction to the member's post) do not count. One UPDATE

@@ -193,7 +193,8 @@ def _write_users(
         member = members[member_id] if member_id else Member(community=community)
         last_seen = _date(path, row, "LastAccessDate")
         if member.last_seen_at and (last_seen is None or member.last_seen_at > last_seen):
-            last_seen = member.last_seen_at  # Never back: it may come from an activity (§5).
+            # Never back: it may come from an activity (docs/scoring.md "Last Seen").
+            last_seen = member.last_seen_at
         values = {
             "name": _clip(row.get("DisplayName", "").strip(), "name"),
             "location": _clip(row.get("Location", "").strip(), "location"),

@@ -37,7 +37,7 @@ class HealthCard:
         return f"{sign}{abs(self.change):,} since the week before"
 
 
-# One line per group, from the readings of DESIGN §5.
+# One line per group, from docs/scoring.md "Readings".
 HEALTH_GROUPS = (
     (
         "super_users",

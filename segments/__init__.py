@@ -1,1 +1,1 @@
-"""Segments: smart (rule-based) and manual groups of members (DESIGN §6)."""
+"""Segments: smart (rule-based) and manual groups of members (docs/rules.md)."""

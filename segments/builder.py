@@ -1,4 +1,4 @@
-"""The rule builder of the "+ New Segment" dialog: form fields <-> rule JSON (DESIGN §6, §7).
+"""The rule builder of the "+ New Segment" dialog: form fields <-> rule JSON (docs/rules.md).
 
 The dialog shows a rule as rows of Field / Operator / Value inside groups. Every node has a
 path: the top-level group is "1", its items "1.1", "1.2"..., the items of group "1.3" are

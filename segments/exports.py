@@ -1,4 +1,4 @@
-"""The members CSV export (DESIGN §8 "Export CSV"), of a whole community or of one segment.
+"""The members CSV export (docs/cli.md "export_members"), of a whole community or of one segment.
 
 `write_members_csv` streams: members are read 2,000 at a time in member id order (with their
 scores joined and their identities prefetched per chunk), and each row is written as soon as it

@@ -1,4 +1,5 @@
-"""The segments file (DESIGN §8): import and export of a community's segments as JSON.
+"""The segments file (docs/cli.md "import_segments"): import and export of a community's segments as
+JSON.
 
 The file is a list of objects::
 
@@ -15,7 +16,7 @@ Import (`import_segments`) is all or nothing: `plan_import` checks every entry f
 every problem, each named by the segment's position and name ('segment 3 "Brewers": condition
 1 of group 1: unknown field ...'); with any problem nothing is written. Then one transaction
 writes every segment through segments/services.py, so the refreshes they call for are enqueued
-once it commits. Choices beyond DESIGN §8:
+once it commits. Choices it makes:
 
 - Upsert by name, case-insensitively; the file's spelling of the name wins. A key absent from
   an entry leaves an existing segment's value alone (a new segment takes the default). A file

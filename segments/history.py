@@ -1,4 +1,5 @@
-"""A segment's history as a small chart: members who entered and left, day by day (DESIGN §7)."""
+"""A segment's history as a small chart: members who entered and left, day by day
+(README "What it does")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Segments (DESIGN §4, §6): named groups of members, kept by a rule (smart) or by hand (manual).
+"""Segments (docs/rules.md): named groups of members, kept by a rule (smart) or by hand (manual).
 
 A smart segment's members are materialized in SegmentMembership by the refresh
 (segments/refresh.py); every entry and exit is written to the MembershipChange ledger.

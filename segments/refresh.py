@@ -1,4 +1,4 @@
-"""Materialize smart segments (DESIGN §6 "Refresh"), set-based.
+"""Materialize smart segments (docs/architecture.md "Segments: refresh and triggers"), set-based.
 
 One refresh of one segment is one transaction that holds the segment's row lock (so one
 refresh per segment at a time; a manual edit of the segment waits for it too):

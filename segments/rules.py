@@ -1,4 +1,4 @@
-"""The smart-segment rule engine (DESIGN §6), pure.
+"""The smart-segment rule engine (docs/rules.md), pure.
 
 Nothing here touches the database, a request or the clock: `as_of` (an aware datetime) and the
 community's timezone `tz` are parameters. The module only builds `Q` objects; callers run them.
@@ -22,7 +22,7 @@ are numbered from 1 in order, and a nested group's number extends its parent's w
 first item of the group that is the third item of the rule. Problems with the whole input say
 "the rule".
 
-Choices beyond DESIGN §6 (documented here and in the tests):
+Choices in detail (docs/rules.md "Semantics" explains them too; the tests pin them):
 - Text values are trimmed; an empty value is rejected for is/is_not/contains/... (use is_empty or
   is_not_empty). Stored text is compared as stored, case-insensitively (SQL iexact/icontains; in
   Python `str.lower`, so SQLite matches only ASCII case-insensitively).

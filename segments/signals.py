@@ -1,4 +1,5 @@
-"""How segments follow changes in members and scores (DESIGN §6 "Triggers")."""
+"""How segments follow changes in members and scores
+(docs/architecture.md "Segments: refresh and triggers")."""
 
 from django.db.models import F
 from django.db.models.signals import post_save, pre_delete

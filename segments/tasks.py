@@ -1,5 +1,6 @@
-"""Thin Celery tasks (ids in, segments/refresh.py does the work) and the `*_later` helpers
-that enqueue them once the current transaction commits (DESIGN §6 "Triggers")."""
+"""Thin Celery tasks (ids in, segments/refresh.py does the work) and the `*_later` helpers that
+enqueue them once the current transaction commits
+(docs/architecture.md "Segments: refresh and triggers")."""
 
 from __future__ import annotations
 

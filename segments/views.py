@@ -1,5 +1,5 @@
-"""The segment screens (DESIGN §7): the dialog, its live preview, the Segments and Segment pages,
-the sidebar list and the profile's segment pills.
+"""The segment screens (README "What it does"): the dialog, its live preview, the Segments and
+Segment pages, the sidebar list and the profile's segment pills.
 
 Views translate HTTP and call segments/services.py for every write. A successful write answers
 an htmx request with the `segmentsChanged` event (HX-Trigger), which the sidebar, the pills,

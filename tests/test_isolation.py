@@ -1,4 +1,5 @@
-"""Isolation on every URL (DESIGN §10, issue "Trust"): the matrix of URL patterns and roles.
+"""Isolation on every URL (docs/architecture.md "Tenancy", SECURITY.md, issue "Trust"): the matrix
+of URL patterns and roles.
 
 Every URL pattern the resolver knows is either a community URL in COMMUNITY_URLS (tested for
 every role, with a GET and a POST) or listed in OUTSIDE_COMMUNITIES with the reason it is not

@@ -1,4 +1,4 @@
-"""Web security (DESIGN §10, issue "Trust"): CSP, framing, CSRF, caching of member data, login
+"""Web security (SECURITY.md, issue "Trust"): CSP, framing, CSRF, caching of member data, login
 throttling, passwords, and `check --deploy` under production settings."""
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def get_segment_by_id(request: HttpRequest, segment_id: Id):
 
 @router.post("/segments", response={201: SegmentOut}, summary="Create a segment")
 def create_segment(request: HttpRequest, payload: SegmentIn):
-    """A smart segment has a rule (DESIGN §6: other segments referred to by id) and is
+    """A smart segment has a rule (docs/rules.md: other segments referred to by id) and is
     refreshed in the background once created; a manual one has none."""
     caller = access(request)
     segment = services.segment_create(

@@ -1,7 +1,7 @@
 """`{% member_engagement member %}`: the member's scores, their readings and recent activity.
 
-The profile lives in `members`, which must not import `engagement` (DESIGN §3), so this app
-provides the part of the page that shows its data. Two queries, whatever the member's history.
+The profile lives in `members`, which must not import `engagement` (docs/architecture.md), so this
+app provides the part of the page that shows its data. Two queries, whatever the member's history.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Segment parts of pages other apps own (DESIGN §3): the sidebar list, the pills above the
-members table and the profile's segment pills. `members` templates load these tags; the
-Python of `members` never imports `segments`."""
+"""Segment parts of pages other apps own (docs/architecture.md): the sidebar list, the pills above
+the members table and the profile's segment pills. `members` templates load these tags; the Python
+of `members` never imports `segments`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The segment flows in a browser (DESIGN §1 "the six segment ideas", §7 the dialog, pills,
+"""The segment flows in a browser (docs/rules.md "The six segment ideas"; the dialog, pills,
 Segments page and profile). Elements are found by role and label, as a user would."""
 
 from __future__ import annotations

@@ -238,7 +238,7 @@ def test_demo_login_opens_the_demo_table(db, seeded, client):
     assert "2,000 members" in content
 
 
-# --- Example segments (DESIGN §1: the six ideas, pinned as pills) ---------------------------
+# --- Example segments (docs/rules.md "The six segment ideas", pinned as pills) --------------------
 
 
 @pytest.mark.django_db

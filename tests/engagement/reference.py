@@ -1,4 +1,4 @@
-"""An independent pure-Python implementation of DESIGN §5, written for the tests.
+"""An independent pure-Python implementation of docs/scoring.md, written for the tests.
 
 It imports nothing from engagement.scoring: exact fractions for Frequency and Recency, Python's
 Decimal half-up rounding for Impact, so the SQL scorer is checked against a second reading of

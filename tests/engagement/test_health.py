@@ -1,4 +1,5 @@
-"""Community Health snapshots (DESIGN §5, "kept weekly"): exact counts and buckets, weekly rows."""
+"""Community Health snapshots (docs/scoring.md "Community Health"): exact counts and buckets, weekly
+rows."""
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal

@@ -1,4 +1,5 @@
-"""The activities CSV importer and its command (DESIGN §8 "Activities CSV", §5 "Last Seen")."""
+"""The activities CSV importer and its command (docs/cli.md "Imports",
+docs/scoring.md "Last Seen")."""
 
 import io
 from datetime import UTC, datetime, timedelta

@@ -373,7 +373,8 @@ def test_no_score_skips_the_scoring(db, tmp_path):
 
 
 def test_scores_of_every_member_match_an_independent_computation(db, beer):
-    """Done-when of the engagement issue: score_engagement --as-of on real data equals §5."""
+    """Done-when of the engagement issue: score_engagement --as-of on real data equals
+    docs/scoring.md."""
     community, _, _, _ = beer
     as_of = datetime(2016, 12, 12, tzinfo=UTC)  # the day after the dump's newest row
     call_command("score_engagement", "beer", "--as-of", as_of.isoformat(), stdout=StringIO())

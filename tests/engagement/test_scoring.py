@@ -1,4 +1,4 @@
-"""Engagement scores (DESIGN §5): worked examples, boundaries, and parity with an independent
+"""Engagement scores (docs/scoring.md): worked examples, boundaries, and parity with an independent
 pure-Python implementation written here (it imports nothing from engagement.scoring)."""
 
 import math

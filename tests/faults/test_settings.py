@@ -1,5 +1,5 @@
 """The Celery settings the fault tests rely on, checked on the real settings and task objects
-(DESIGN §10 "Reliability", STYLE "Celery"). No worker or database needed, so these run on
+(README "Background jobs under faults"). No worker or database needed, so these run on
 every machine, not only on PostgreSQL."""
 
 import json

@@ -1,4 +1,4 @@
-"""create_community, grant_access and import_members (DESIGN §8)."""
+"""create_community, grant_access and import_members (docs/cli.md)."""
 
 import re
 from io import StringIO

@@ -1,4 +1,4 @@
-"""The members CSV importer (DESIGN §8), called directly with in-memory files."""
+"""The members CSV importer (docs/cli.md "Imports"), called directly with in-memory files."""
 
 import io
 import re

@@ -88,7 +88,8 @@ def csv_bytes(rows: list[list[str]]) -> io.BytesIO:
 
 
 def defused(value: str) -> str:
-    """What the export must write for `value` (DESIGN §8), spelled out independently."""
+    """What the export must write for `value` (docs/cli.md "export_members"), spelled out
+    independently."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 

@@ -1,4 +1,4 @@
-"""The segment commands of DESIGN §8: refresh_segments, import_segments, export_segments and
+"""The segment commands of docs/cli.md: refresh_segments, import_segments, export_segments and
 export_members, run as manage.py runs them (tests/commands.py)."""
 
 import csv

@@ -1,6 +1,7 @@
-"""The refresh (DESIGN §6 "Refresh"): materialized membership equals a from-scratch evaluation,
-the ledger holds exactly the joiners and leavers, an idle refresh writes nothing, the fast path,
-manual rows, dependency order, failures and, on PostgreSQL, two refreshes at the same moment.
+"""The refresh (docs/architecture.md "Segments: refresh and triggers"): materialized membership
+equals a from-scratch evaluation, the ledger holds exactly the joiners and leavers, an idle refresh
+writes nothing, the fast path, manual rows, dependency order, failures and, on PostgreSQL, two
+refreshes at the same moment.
 
 The expected membership is computed here in Python with `rules.matches` over every member, in
 the test's own dependency order, with `facts["segments"]` taken from the expected sets of the

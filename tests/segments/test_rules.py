@@ -1,4 +1,4 @@
-"""The rule engine without a database (DESIGN §6): every operator of every field kind."""
+"""The rule engine without a database (docs/rules.md): every operator of every field kind."""
 
 from datetime import UTC, date, datetime
 from decimal import Decimal

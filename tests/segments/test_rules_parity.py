@@ -1,4 +1,5 @@
-"""to_q (SQL) and matches (Python) agree on generated members and rules (DESIGN §6).
+"""to_q (SQL) and matches (Python) agree on generated members and rules
+(docs/rules.md "SQL and Python agree").
 
 Runs on SQLite locally and on PostgreSQL in CI. Text is ASCII: SQLite's LIKE folds ASCII case only.
 Segment conditions name one of a few slots (SEGMENT_SLOTS) that the test maps to real segment

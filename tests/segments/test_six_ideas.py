@@ -1,4 +1,4 @@
-"""The six segment ideas of DESIGN §1, end to end on the real Beer, Wine & Spirits Stack
+"""The six segment ideas of docs/rules.md, end to end on the real Beer, Wine & Spirits Stack
 Exchange dump (tests/data/README.md), through the commands a community manager or a script
 would run:
 
@@ -64,8 +64,9 @@ def read_dump():
             "last_access": _when(row["LastAccessDate"]) if row.get("LastAccessDate") else None,
             "reputation": int(row.get("Reputation", "0")),
         }
-    # Last Seen (DESIGN §5): the later of the imported value and the newest activity the member
-    # did: questions and answers, comments, favourites, and having an answer accepted.
+    # Last Seen (docs/scoring.md "Last Seen"): the later of the imported value and the newest
+    # activity the member did: questions and answers, comments, favourites, and having an answer
+    # accepted.
     done: dict[str, list[datetime]] = {user_id: [] for user_id in users}
     posts = {row["Id"]: row for row in _rows("Posts.xml") if row["PostTypeId"] in ("1", "2")}
     for post in posts.values():

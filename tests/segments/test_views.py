@@ -1,5 +1,5 @@
 """Endpoint tests for the segment screens (segments/urls.py), the `?segment=` filter of the
-members table and the pills above it (DESIGN §7, STYLE "Views and htmx", "Tests")."""
+members table and the pills above it (README "What it does", STYLE "Views and htmx", "Tests")."""
 
 from __future__ import annotations
 

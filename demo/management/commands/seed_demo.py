@@ -207,7 +207,8 @@ def _ensure_demo_login(community: Community) -> bool:
 
 
 def _ensure_demo_segments(community: Community) -> bool:
-    """The example segments of DESIGN §1, when the community has no segments yet."""
+    """The example segments of docs/rules.md "The six segment ideas", when the community has no
+    segments yet."""
     if Segment.objects.for_community(community).exists():
         return False
     with transaction.atomic():

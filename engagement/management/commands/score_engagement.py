@@ -19,7 +19,7 @@ def parse_as_of(value: str) -> datetime:
 
 
 class Command(BaseCommand):
-    help = "Compute every member's engagement scores (DESIGN §5) and print Community Health."
+    help = "Compute every member's engagement scores (docs/scoring.md) and print Community Health."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("slug", help="URL name of the community, e.g. acme")

@@ -10,7 +10,7 @@ from segments.models import Segment
 class Command(BaseCommand):
     help = (
         "Write a community's members, or one segment's with the date each entered it, as CSV "
-        "(DESIGN §8), in member id order. A file (-o) starts with a UTF-8 byte-order mark, so "
+        "(docs/cli.md), in member id order. A file (-o) starts with a UTF-8 byte-order mark, so "
         "that Excel reads accented names right; standard output has none, for other programs."
     )
 

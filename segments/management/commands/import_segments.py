@@ -8,7 +8,7 @@ from segments.files import SegmentsFileError, import_segments, loads
 
 class Command(BaseCommand):
     help = (
-        "Create or update segments from a JSON file (DESIGN §8), matched by name. All or "
+        "Create or update segments from a JSON file (docs/cli.md), matched by name. All or "
         "nothing: when any segment is invalid, every problem is reported and nothing is written."
     )
 
