@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 from engagement.models import Activity
 from members.models import Member
 from tests.browser.conftest import ARTIFACTS
-from tests.platforms.test_slack import DATA, zipped
+from tests.platforms.exports import zipped
+from tests.platforms.test_slack import DATA
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

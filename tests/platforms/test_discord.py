@@ -22,7 +22,7 @@ from members.importing import import_members
 from members.models import Identity, ImportJob, Member
 from platforms.archives import ArchiveError
 from platforms.discord import import_discord
-from tests.platforms.memory import peak_of
+from tests.platforms.exports import peak_of, zipped
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,7 @@ GENERAL = DATA / "Acme Makers - Text Channels - general [574173877371011088].jso
 THREAD = DATA / "Acme Makers - general - Lamp build log [1346874900480131089].json"
 CAFE = DATA / "Acme Makers - Community ☕ - ☕-café-和み [574174380687491105].json"
 LOUNGE = DATA / "Acme Makers - Text Channels - lounge [574175135662211108].json"
+CHANNELS = [GENERAL, THREAD, CAFE, LOUNGE]  # the server's channel files
 
 GUILD_ID = "574173374054531073"
 GENERAL_ID, THREAD_ID = "574173877371011088", "1346874900480131089"
@@ -58,17 +59,8 @@ CAFE_FIRST, CAFE_SECOND = "1347297686323331106", "1347298441298051107"
 LOUNGE_HI, LOUNGE_REPLY = "772883775309873190", "772885111111811111"
 ACME_EMOJI = "661720242585731086"
 
+TOP = "Acme Makers export/"  # the fixture zipped as a folder, under one top folder
 ALL_KINDS = {"message": 8, "reply": 4, "reaction_given": 8, "reaction_received": 8}
-
-
-def zipped(paths: list[Path], *, top: str = "Acme Makers export/") -> io.BytesIO:
-    """The fixture's files in a zip, under one top folder as a zipped folder has them."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in paths:
-            archive.write(path, f"{top}{path.relative_to(DATA).as_posix()}")
-    buffer.seek(0)
-    return buffer
 
 
 def member(community, discord_id: str) -> Member:
@@ -365,7 +357,7 @@ def test_reactions_given_and_received_at_the_messages_time(community, imported):
 def test_a_zip_of_several_channel_files_imports_as_the_folder_does(community, other_community):
     folder_report = import_discord(community=community, file=DATA)
     files = sorted(path for path in DATA.rglob("*") if path.is_file())
-    zip_report = import_discord(community=other_community, file=zipped(files))
+    zip_report = import_discord(community=other_community, file=zipped(DATA, top=TOP, only=files))
 
     assert dict(zip_report.details) == dict(folder_report.details)
     assert [row[:6] for row in activities(other_community)] == [
@@ -435,7 +427,7 @@ def test_a_second_import_changes_nothing(community, imported):
     activities_before = list(Activity.objects.order_by("pk").values())
     identities_before = list(Identity.objects.order_by("pk").values())
 
-    again = import_discord(community=community, file=zipped([GENERAL, THREAD, CAFE, LOUNGE]))
+    again = import_discord(community=community, file=zipped(DATA, top=TOP, only=CHANNELS))
 
     assert (again.created, again.updated, again.errors) == (0, 0, [])
     details = dict(again.details)
@@ -558,7 +550,7 @@ def test_an_export_without_json_files_says_how_to_export(community, tmp_path):
 
 
 def test_a_zip_with_an_entry_outside_its_folder_is_refused_and_writes_nothing(community):
-    buffer = zipped([GENERAL, CAFE])
+    buffer = zipped(DATA, top=TOP, only=[GENERAL, CAFE])
     with zipfile.ZipFile(buffer, "a") as archive:
         archive.writestr("../../etc/cron.d/evil.json", "{}")
 
@@ -589,7 +581,7 @@ def test_the_command_imports_a_single_file_or_a_zip(community, tmp_path):
     assert "Scored" not in out.getvalue()
 
     archive = tmp_path / "acme.zip"
-    archive.write_bytes(zipped([GENERAL, THREAD]).getvalue())
+    archive.write_bytes(zipped(DATA, top=TOP, only=[GENERAL, THREAD]).getvalue())
     call_command("import_discord", "acme", str(archive), "--no-score", stdout=io.StringIO())
     assert kinds(community)["message"] == 2 + 4 + 1
 
@@ -639,7 +631,7 @@ def test_the_imports_page_explains_the_discord_export(alice_client, page_url):
 @pytest.mark.parametrize(
     ("name", "content", "members", "activities_count"),
     [
-        ("acme-discord.zip", lambda: zipped([GENERAL, THREAD, CAFE, LOUNGE]).getvalue(), 8, 28),
+        ("acme-discord.zip", lambda: zipped(DATA, top=TOP, only=CHANNELS).getvalue(), 8, 28),
         (THREAD.name, THREAD.read_bytes, 3, 6),
     ],
 )

@@ -21,25 +21,13 @@ from members.csv_import import ImportFileError
 from members.models import Identity, ImportJob, Member
 from platforms.discourse import import_discourse
 from tests.factories import CommunityFactory, IdentityFactory, MemberFactory
-from tests.platforms.memory import peak_of
+from tests.platforms.exports import peak_of, zipped
 
 pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "discourse"
 EXPORT = DATA / "export"
 USERS_CSV = "user-list-250321-101500.csv"
-
-
-def zipped(folder: Path, *, top: str = "", skip: tuple[str, ...] = ()) -> io.BytesIO:
-    """The folder zipped, its files under `top` (a folder zipped as a whole)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            name = path.relative_to(folder).as_posix()
-            if path.is_file() and name not in skip:
-                archive.write(path, f"{top}{name}")
-    buffer.seek(0)
-    return buffer
 
 
 def copied(tmp_path: Path) -> Path:

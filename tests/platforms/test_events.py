@@ -24,7 +24,7 @@ from members.mapping import ImportOptions, parse_datetime
 from members.models import Identity, ImportJob, Member
 from platforms.events import detect_tool, import_events, preview_events
 from tests.factories import IdentityFactory, MemberFactory
-from tests.platforms.memory import peak_of
+from tests.platforms.exports import peak_of
 
 pytestmark = pytest.mark.django_db
 

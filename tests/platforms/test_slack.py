@@ -19,22 +19,11 @@ from members.csv_import import ImportFileError
 from members.models import Identity, ImportJob, Member
 from platforms.slack import import_slack
 from tests.factories import MemberFactory
-from tests.platforms.memory import peak_of
+from tests.platforms.exports import peak_of, zipped
 
 pytestmark = pytest.mark.django_db
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "slack"
-
-
-def zipped(folder: Path, *, top: str = "") -> io.BytesIO:
-    """The folder as Slack zips it: its files at the root of the archive (or under `top`)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file():
-                archive.write(path, f"{top}{path.relative_to(folder).as_posix()}")
-    buffer.seek(0)
-    return buffer
 
 
 def moment(ts: str) -> datetime:
